@@ -1,0 +1,76 @@
+# Self-documenting: `make` or `make help` lists the targets (the `## ` comment above each).
+# Needs only python3 (>= 3.11), pip, git and make: uv is bootstrapped into .tools/ from PyPI.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+# Every recipe sees the project's environment first, so dvc.yaml's `python -m ...` is the venv's.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := true
+
+.DEFAULT_GOAL := help
+.PHONY: help install run data repro metrics test test-fast lint format bench clean
+
+## Show this help
+help:
+	@awk '/^## /{doc=substr($$0,4); next} /^[a-zA-Z_-]+:/{if (doc) {split($$0,t,":"); printf "  \033[1m%-10s\033[0m %s\n", t[1], doc}; doc=""}' $(MAKEFILE_LIST)
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --all-extras --python $(PYTHON)
+	@touch $@
+
+## Create the environment (.venv) from uv.lock, if missing or out of date
+install: $(STAMP)
+
+## Set everything up, fetch the default data, reproduce the pipeline, print the metrics
+run: install data repro metrics
+
+## Fetch data/ from the seed remote committed in .dvc/storage (offline)
+data: install
+	dvc pull data.dvc
+
+## Run `dvc repro`: only the stages whose code, params or data changed
+repro: install
+	dvc repro
+
+## Print the test metrics of the current model against the baseline
+metrics: install
+	@mlops-template metrics
+
+## Set everything up and run lint plus the whole test suite (what CI runs)
+test: install lint
+	pytest -m "slow or not slow"
+
+## The fast tier only (no DVC pipeline runs): the inner loop while you code
+test-fast: install
+	pytest
+
+## ruff (lint + format check) and mypy --strict on src/
+lint: install
+	ruff check .
+	ruff format --check .
+	mypy
+
+## Rewrite files with ruff's formatter and safe fixes
+format: install
+	ruff check --fix .
+	ruff format .
+
+## Benchmarks: dvc repro on the default data and on ~1M rows, and the no-op repro
+bench: install
+	python benchmarks/bench_pipeline.py
+
+## Remove the environment, pipeline outputs and the local MLflow store (not data/ or .dvc/cache)
+clean:
+	rm -rf $(VENV) $(TOOLS) artifacts models mlruns.db mlartifacts .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,87 @@
+"""`mlops-template <command>`: the pipeline's stages, the data source, params and metrics."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+from mlops_template import io
+from mlops_template.config import load_params
+from mlops_template.data.sources import generate_history, next_batch
+from mlops_template.entrypoint import configure_logging, params_argument, run_guarded
+from mlops_template.errors import StageInputError
+
+STAGES = ("ingest", "featurize", "train", "evaluate")
+METRIC_ROWS = ("roc_auc", "average_precision", "precision", "recall", "f1", "brier", "calibration_error")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlops-template",
+        description="Train, evaluate and track the fraud model. Stages: "
+        + ", ".join(STAGES)
+        + " (`mlops-template <stage> --help`).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+    for stage in STAGES:
+        commands.add_parser(stage, help=f"run the {stage} stage (as dvc.yaml does)", add_help=False)
+
+    data = commands.add_parser("data", help="add batches to data/ from the configured source")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="command")
+    nxt = data_commands.add_parser("next-batch", help="append the next batch (next ISO week, or next file)")
+    generate = data_commands.add_parser("generate", help="write a history of simulated weeks from source.first_week")
+    generate.add_argument("--weeks", type=int, required=True)
+    for sub in (nxt, generate):
+        params_argument(sub)
+        sub.add_argument("--data", type=Path, default=Path("data"))
+
+    check = commands.add_parser("params", help="validate params.yaml")
+    check.add_argument("action", choices=["check"])
+    params_argument(check)
+
+    metrics = commands.add_parser("metrics", help="print the test metrics against the baseline")
+    metrics.add_argument("--metrics", type=Path, default=Path("reports/metrics.json"))
+    return parser
+
+
+def _print_metrics(path: Path) -> None:
+    if not path.is_file():
+        msg = f"{path}: not found (run `dvc repro` first)"
+        raise StageInputError(msg)
+    found: dict[str, Any] = io.read_json(path)
+    test = found["test"]
+    print(f"Test split: {test['rows']} rows, {test['positives']} fraud; threshold {found['threshold']:.4f}")
+    print(f"{'metric':<20}{'model':>10}{'baseline':>10}")
+    for name in METRIC_ROWS:
+        model, baseline = found["model"][name], found["baseline"][name]
+        show = [f"{v:>10.4f}" if isinstance(v, float) else f"{'n/a':>10}" for v in (model, baseline)]
+        print(f"{name:<20}{show[0]}{show[1]}")
+
+
+def _check_params(path: Path) -> None:
+    params = load_params(path)
+    print(f"{path}: valid (model {params.train.model.kind}, source {params.source.kind})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_list = sys.argv[1:] if argv is None else argv
+    if args_list and args_list[0] in STAGES:
+        stage = importlib.import_module(f"mlops_template.stages.{args_list[0]}")
+        code: int = stage.main(args_list[1:])
+        return code
+    args = _parser().parse_args(args_list)
+    configure_logging()
+    if args.command == "data" and args.data_command == "next-batch":
+        return run_guarded(lambda: print(next_batch(load_params(args.params), args.data)), "data next-batch")
+    if args.command == "data":
+        return run_guarded(lambda: generate_history(load_params(args.params), args.data, args.weeks), "data generate")
+    if args.command == "params":
+        return run_guarded(lambda: _check_params(args.params), "params check")
+    return run_guarded(lambda: _print_metrics(args.metrics), "metrics")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,241 @@
+"""Typed configuration: one frozen, strict model per params.yaml section, plus runtime settings.
+
+A typo or a bad value in params.yaml fails with the key's path and the rule it breaks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mlops_template.data.weeks import WEEK_PATTERN, parse_week
+from mlops_template.errors import ConfigError
+
+Week = Annotated[str, Field(pattern=WEEK_PATTERN, description="ISO week, e.g. 2026-W35")]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+
+class BaseParams(_Section):
+    seed: int = Field(42, ge=0, description="Seed for every random choice in the pipeline.")
+
+
+# --- source: where `mlops-template data next-batch` takes new batches from ---------------------
+
+
+class DriftParams(_Section):
+    scenario: Literal["none", "covariate_shift", "new_fraud_pattern", "prior_shift"] = "none"
+    start_week: Week = "2026-W50"
+    strength: float = Field(1.0, ge=0.0, le=5.0)
+
+
+class SimulatedSourceParams(_Section):
+    kind: Literal["simulated"]
+    first_week: Week = "2026-W35"
+    rows_per_week: int = Field(5000, ge=1, le=5_000_000)
+    fraud_rate: float = Field(0.015, gt=0.0, lt=0.5)
+    label_noise: Share = 0.002
+    dirty_rate: Share = 0.0005
+    customers: int = Field(20_000, ge=1)
+    drift: DriftParams = DriftParams()
+
+
+class FileSourceParams(_Section):
+    kind: Literal["files"]
+    path: str = Field(min_length=1, description="A file, directory or glob of .csv/.parquet batches.")
+
+
+SourceParams = Annotated[SimulatedSourceParams | FileSourceParams, Field(discriminator="kind")]
+
+
+# --- stages ---------------------------------------------------------------------------------------
+
+
+class IngestParams(_Section):
+    max_rejected_share: Share = 0.01
+    valid_weeks: int = Field(1, ge=1)
+    test_weeks: int = Field(1, ge=1)
+    train_weeks: int | None = Field(None, ge=1, description="Sliding window; null keeps every week.")
+
+
+class FeaturizeParams(_Section):
+    min_category_frequency: int = Field(20, ge=1)
+
+
+class LogisticRegressionParams(_Section):
+    kind: Literal["logistic_regression"]
+    C: float = Field(1.0, gt=0.0)
+    max_iter: int = Field(1000, ge=10)
+    class_weight: Literal["balanced"] | None = None
+
+
+class HistGradientBoostingParams(_Section):
+    kind: Literal["hist_gradient_boosting"]
+    learning_rate: float = Field(0.1, gt=0.0, le=1.0)
+    max_iter: int = Field(200, ge=1)
+    max_leaf_nodes: int = Field(31, ge=2)
+    min_samples_leaf: int = Field(20, ge=1)
+    l2_regularization: float = Field(0.0, ge=0.0)
+
+
+ModelParams = Annotated[LogisticRegressionParams | HistGradientBoostingParams, Field(discriminator="kind")]
+
+
+class CalibrationParams(_Section):
+    method: Literal["sigmoid", "isotonic"] = "isotonic"
+    folds: int = Field(3, ge=2, le=10)
+
+
+class MaxF1Rule(_Section):
+    rule: Literal["max_f1"]
+
+
+class MinPrecisionRule(_Section):
+    rule: Literal["min_precision"]
+    target: float = Field(gt=0.0, le=1.0)
+
+
+class MinRecallRule(_Section):
+    rule: Literal["min_recall"]
+    target: float = Field(gt=0.0, le=1.0)
+
+
+class MinCostRule(_Section):
+    rule: Literal["min_cost"]
+    false_negative_cost: float = Field(gt=0.0)
+    false_positive_cost: float = Field(gt=0.0)
+
+
+class FixedRule(_Section):
+    rule: Literal["fixed"]
+    value: float = Field(gt=0.0, lt=1.0)
+
+
+ThresholdRule = Annotated[
+    MaxF1Rule | MinPrecisionRule | MinRecallRule | MinCostRule | FixedRule,
+    Field(discriminator="rule"),
+]
+
+
+class TrainParams(_Section):
+    model: ModelParams
+    calibration: CalibrationParams = CalibrationParams()
+    threshold: ThresholdRule = MaxF1Rule(rule="max_f1")
+
+
+class EvaluateParams(_Section):
+    # YAML has lists, not tuples: this one field converts (the items stay strictly strings).
+    slices: Annotated[tuple[Annotated[str, Field(strict=True)], ...], Field(strict=False)] = (
+        "channel",
+        "merchant_category",
+    )
+    min_slice_rows: int = Field(100, ge=1)
+    calibration_bins: int = Field(10, ge=2, le=100)
+    importance_repeats: int = Field(5, ge=1)
+    importance_max_rows: int = Field(5000, ge=100)
+    curve_points: int = Field(200, ge=10, description="Max points kept in ROC/PR plot files.")
+
+
+class TrackingParams(_Section):
+    enabled: bool = True
+    experiment: str = Field("fraud-detection", min_length=1)
+    registered_model: str = Field("fraud-detector", min_length=1)
+
+
+class Params(_Section):
+    base: BaseParams = BaseParams()
+    source: SourceParams
+    ingest: IngestParams = IngestParams()
+    featurize: FeaturizeParams = FeaturizeParams()
+    train: TrainParams
+    evaluate: EvaluateParams = EvaluateParams()
+    tracking: TrackingParams = TrackingParams()
+
+    @model_validator(mode="after")
+    def _weeks_exist(self) -> Params:
+        if isinstance(self.source, SimulatedSourceParams):
+            for where, label in (
+                ("source.first_week", self.source.first_week),
+                ("source.drift.start_week", self.source.drift.start_week),
+            ):
+                try:
+                    parse_week(label)
+                except ValueError as exc:
+                    msg = f"{where}: {exc}"
+                    raise ValueError(msg) from exc
+        return self
+
+
+def _format_validation_error(source: str, error: ValidationError) -> str:
+    lines = [f"{source}: {error.error_count()} invalid value(s)"]
+    for item in error.errors(include_url=False):
+        path = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        value = "" if item["type"] == "missing" else f" (got {item.get('input')!r})"
+        lines.append(f"  {path}: {item['msg']}{value}")
+    return "\n".join(lines)
+
+
+def parse_params(raw: Any, source: str = "params.yaml") -> Params:
+    """Validate an already-loaded mapping into `Params`, raising `ConfigError` with key paths."""
+    if not isinstance(raw, dict):
+        msg = f"{source}: expected a mapping of sections (base, source, ingest, ...), got {type(raw).__name__}"
+        raise ConfigError(msg)
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(source, exc)) from None
+
+
+def load_params(path: Path = Path("params.yaml")) -> Params:
+    """Read and validate params.yaml."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        msg = f"{path}: file not found (run from the repository root or pass --params)"
+        raise ConfigError(msg) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        msg = f"{path}: not valid YAML: {exc}"
+        raise ConfigError(msg) from None
+    return parse_params(raw, str(path))
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """Return the nearest directory at or above `start` that holds a DVC project (`.dvc/`)."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / ".dvc").is_dir():
+            return candidate
+    return here
+
+
+class Settings(BaseSettings):
+    """Runtime settings from the environment (never from params.yaml: they do not change results)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    mlflow_tracking_uri: str | None = Field(None, validation_alias="MLFLOW_TRACKING_URI")
+    mlflow_registry_uri: str | None = Field(None, validation_alias="MLFLOW_REGISTRY_URI")
+
+    def tracking_uri(self, root: Path) -> str:
+        """The MLflow store: the environment's server, else a SQLite file in the repository."""
+        return self.mlflow_tracking_uri or f"sqlite:///{(root / 'mlruns.db').resolve()}"
+
+    def artifact_location(self, root: Path) -> str | None:
+        """Where a new experiment keeps artifacts: beside a SQLite store, else the server's default.
+
+        (MLflow's own default for a SQLite store is `./mlruns` in whatever the working directory is.)
+        """
+        uri = self.tracking_uri(root)
+        if not uri.startswith("sqlite:///"):
+            return None
+        database = Path(uri.removeprefix("sqlite:///"))
+        return (database.parent / "mlartifacts").resolve().as_uri()

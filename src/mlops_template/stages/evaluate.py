@@ -1,0 +1,142 @@
+"""Stage `evaluate`: test metrics against a baseline, slices, DVC plots, the model card, tracking."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.inspection import permutation_importance
+
+from mlops_template import io, model_card, tracking
+from mlops_template.config import EvaluateParams, Params, find_project_root
+from mlops_template.data import schema
+from mlops_template.entrypoint import stage_main
+from mlops_template.errors import StageInputError
+from mlops_template.features import INPUT_COLUMNS
+from mlops_template.metrics import (
+    DIGITS,
+    calibration_points,
+    classification_metrics,
+    precision_recall_points,
+    roc_points,
+    slice_metrics,
+)
+from mlops_template.model import ModelBundle
+from mlops_template.stages.featurize import read_split
+
+logger = logging.getLogger(__name__)
+
+
+def load_bundle(path: Path) -> ModelBundle:
+    if not path.is_file():
+        msg = f"{path}: not found (run the train stage first: `dvc repro train`)"
+        raise StageInputError(msg)
+    bundle = joblib.load(path)
+    if not isinstance(bundle, ModelBundle):
+        msg = f"{path}: holds a {type(bundle).__name__}, not a ModelBundle written by train"
+        raise StageInputError(msg)
+    return bundle
+
+
+def feature_importance(bundle: ModelBundle, test: pd.DataFrame, params: EvaluateParams, seed: int) -> pd.DataFrame:
+    """Permutation importance of each raw input column for average precision, on a test sample."""
+    sample = test.sample(n=min(len(test), params.importance_max_rows), random_state=seed)
+    found = permutation_importance(
+        bundle.pipeline,
+        sample[list(INPUT_COLUMNS)],
+        sample[schema.LABEL].to_numpy(dtype=int),
+        scoring="average_precision",
+        n_repeats=params.importance_repeats,
+        random_state=seed,
+    )
+    frame = pd.DataFrame(
+        {"feature": list(INPUT_COLUMNS), "importance": found.importances_mean, "std": found.importances_std}
+    )
+    return frame.sort_values(["importance", "feature"], ascending=[False, True]).round(DIGITS).reset_index(drop=True)
+
+
+def evaluate(
+    params: Params, bundle: ModelBundle, test: pd.DataFrame
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, pd.DataFrame]]:
+    """Metrics (model and prior baseline), slice metrics and plot tables for the test split."""
+    settings = params.evaluate
+    y = test[schema.LABEL].to_numpy(dtype=int)
+    scores = bundle.predict_proba(test)
+    baseline = np.full(len(y), bundle.train_prevalence)
+    metrics = {
+        "model": classification_metrics(y, scores, bundle.threshold, settings.calibration_bins),
+        "baseline": classification_metrics(y, baseline, bundle.threshold, settings.calibration_bins),
+        "threshold": bundle.threshold,
+        "test": {"rows": len(y), "positives": int(y.sum())},
+    }
+    unknown = [c for c in settings.slices if c not in test.columns]
+    if unknown:
+        msg = f"evaluate.slices: unknown column(s) {unknown}; choose from {list(schema.COLUMNS)}"
+        raise StageInputError(msg)
+    slices = slice_metrics(
+        test[list(settings.slices)], y, scores, bundle.threshold, settings.calibration_bins, settings.min_slice_rows
+    )
+    label = np.where(y == 1, "fraud", "legit")
+    plots = {
+        "roc": roc_points(y, scores, settings.curve_points),
+        "precision_recall": precision_recall_points(y, scores, settings.curve_points),
+        "calibration": calibration_points(y, scores, settings.calibration_bins),
+        "confusion": pd.DataFrame(
+            {"actual": label, "predicted": np.where(scores >= bundle.threshold, "fraud", "legit")}
+        ),
+        "feature_importance": feature_importance(bundle, test, settings, params.base.seed),
+    }
+    return metrics, slices, plots
+
+
+def run(
+    params: Params, model_path: Path, ingest_dir: Path, data_dvc: Path, quality_path: Path, reports_dir: Path
+) -> dict[str, Any]:
+    bundle = load_bundle(model_path)
+    test = read_split(ingest_dir / "test.parquet")
+    metrics, slices, plots = evaluate(params, bundle, test)
+    weeks = io.read_json(ingest_dir / "weeks.json")
+    quality = io.read_json(quality_path) if quality_path.is_file() else {}
+    card = model_card.build(params, bundle, metrics, slices, weeks, quality, model_card.data_version(data_dvc))
+    markdown = model_card.render_markdown(card)
+    io.write_json(reports_dir / "metrics.json", metrics)
+    io.write_json(reports_dir / "slices.json", slices)
+    for name, frame in plots.items():
+        io.write_csv(reports_dir / "plots" / f"{name}.csv", frame)
+    io.write_json(reports_dir / "model_card.json", card)
+    io.write_text(reports_dir / "model_card.md", markdown)
+    model = metrics["model"]
+    logger.info(
+        "test: roc_auc=%s average_precision=%s precision=%s recall=%s (baseline average_precision=%s)",
+        model["roc_auc"],
+        model["average_precision"],
+        model["precision"],
+        model["recall"],
+        metrics["baseline"]["average_precision"],
+    )
+    if params.tracking.enabled:
+        tracking.log_run(params, bundle, metrics, card, markdown, find_project_root())
+    return metrics
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=Path, default=Path("models/model.joblib"))
+    parser.add_argument("--ingest", type=Path, default=Path("artifacts/ingest"))
+    parser.add_argument("--data-dvc", type=Path, default=Path("data.dvc"))
+    parser.add_argument("--quality", type=Path, default=Path("reports/data_quality.json"))
+    parser.add_argument("--reports", type=Path, default=Path("reports"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return stage_main(
+        "evaluate", argv, _arguments, lambda p, a: run(p, a.model, a.ingest, a.data_dvc, a.quality, a.reports)
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

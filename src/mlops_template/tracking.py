@@ -1,0 +1,128 @@
+"""Experiment tracking and model registry with MLflow: one run per evaluated model.
+
+MLflow is imported only here, lazily, so that nothing else (serving included) pays for it.
+Default store: a SQLite file in the repository (`mlruns.db`, artifacts in `mlartifacts/`);
+`MLFLOW_TRACKING_URI` switches to a server. Telemetry is off unless you turn it on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from mlops_template.config import Params, Settings
+from mlops_template.errors import MlopsTemplateError
+from mlops_template.model import ModelBundle
+
+logger = logging.getLogger(__name__)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Explicit requirements: inferring them imports the model in a subprocess and costs seconds.
+MODEL_REQUIREMENTS = ("scikit-learn", "pandas", "numpy", "pandera", "pyarrow", "pydantic", "pyyaml")
+
+
+class TrackingError(MlopsTemplateError):
+    """The tracking store refused or could not be reached."""
+
+
+def flatten(payload: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}; lists become comma-separated strings."""
+    flat: dict[str, Any] = {}
+    for key, value in payload.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        elif isinstance(value, list | tuple):
+            flat[name] = ",".join(map(str, value))
+        else:
+            flat[name] = value
+    return flat
+
+
+def git_state(root: Path) -> dict[str, str]:
+    """The commit the working tree is at, and whether it has uncommitted changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()  # noqa: S607
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()  # noqa: S607
+    except (OSError, subprocess.CalledProcessError):
+        return {"git_commit": "unknown", "git_dirty": "unknown"}
+    return {"git_commit": commit, "git_dirty": str(bool(dirty)).lower()}
+
+
+def _requirements() -> list[str]:
+    return [f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS]
+
+
+def log_run(
+    params: Params,
+    bundle: ModelBundle,
+    metrics: dict[str, Any],
+    card: dict[str, Any],
+    card_markdown: str,
+    root: Path,
+    settings: Settings | None = None,
+) -> str:
+    """Log params, metrics, card and model as one run; register a model version. Returns the run id."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    import mlflow  # noqa: PLC0415 - heavy, and only training needs it
+    import mlflow.sklearn  # noqa: PLC0415
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
+
+    settings = settings or Settings()
+    uri = settings.tracking_uri(root)
+    try:
+        mlflow.set_tracking_uri(uri)
+        if settings.mlflow_registry_uri:
+            mlflow.set_registry_uri(settings.mlflow_registry_uri)
+        experiment = mlflow.get_experiment_by_name(params.tracking.experiment)
+        experiment_id = (
+            experiment.experiment_id
+            if experiment
+            else mlflow.create_experiment(
+                params.tracking.experiment, artifact_location=settings.artifact_location(root)
+            )
+        )
+        data_md5 = str(card["data"]["version"].get("md5"))
+        tags = {**git_state(root), "data_version": data_md5, "model_kind": params.train.model.kind}
+        with mlflow.start_run(
+            experiment_id=experiment_id, run_name=f"{params.train.model.kind}-{data_md5[:8]}", tags=tags
+        ) as run:
+            mlflow.log_params(flatten(params.model_dump(mode="json")))
+            numeric = {
+                k: v for k, v in flatten(metrics).items() if isinstance(v, int | float) and not isinstance(v, bool)
+            }
+            mlflow.log_metrics(numeric)
+            logged_card = {**card, "run": {"mlflow_run_id": run.info.run_id, **tags}}
+            mlflow.log_dict(logged_card, "model_card.json")
+            mlflow.log_text(card_markdown, "model_card.md")
+            info = mlflow.sklearn.log_model(
+                bundle.pipeline,
+                name="model",
+                pip_requirements=_requirements(),
+                # The DVC artifact is a pickle too; skops would need an allow-list per sklearn version.
+                serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+                code_paths=[str(PACKAGE_DIR)],
+                registered_model_name=params.tracking.registered_model,
+                metadata={"threshold": bundle.threshold, "threshold_rule": bundle.threshold_rule},
+            )
+            run_id: str = run.info.run_id
+    except MlflowException as exc:
+        msg = f"MLflow at {uri} refused the run: {exc.message}"
+        raise TrackingError(msg) from exc
+    logger.info(
+        "logged MLflow run %s (model version %s of %r) to %s",
+        run_id,
+        info.registered_model_version,
+        params.tracking.registered_model,
+        uri,
+    )
+    return run_id
