@@ -17,6 +17,8 @@ from mlops_template.config import FeaturizeParams
 from mlops_template.data import schema
 
 TIME_FEATURES = ("hour_sin", "hour_cos", "is_night", "is_weekend")
+NIGHT_ENDS_HOUR = 6
+SATURDAY = 5
 INPUT_COLUMNS: tuple[str, ...] = tuple(c for c in schema.COLUMNS if c not in schema.NON_FEATURES)
 
 
@@ -40,8 +42,8 @@ def time_features(timestamps: pd.DataFrame) -> pd.DataFrame:
         {
             "hour_sin": np.sin(angle),
             "hour_cos": np.cos(angle),
-            "is_night": (hour < 6).astype("float64"),
-            "is_weekend": (ts.dt.dayofweek >= 5).astype("float64"),
+            "is_night": (hour < NIGHT_ENDS_HOUR).astype("float64"),
+            "is_weekend": (ts.dt.dayofweek >= SATURDAY).astype("float64"),
         },
         index=timestamps.index,
     )

@@ -38,7 +38,7 @@ def classification_metrics(
 ) -> dict[str, float | None]:
     """Ranking, threshold and calibration quality. Undefined values (one class present) are None."""
     predicted = (scores >= threshold).astype(int)
-    both = len(np.unique(y_true)) == 2  # noqa: PLR2004
+    both = len(np.unique(y_true)) == 2  # noqa: PLR2004 - both classes
     precision = precision_score(y_true, predicted, zero_division=0)
     recall = recall_score(y_true, predicted, zero_division=0)
     f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
@@ -86,7 +86,7 @@ def calibration_points(y_true: np.ndarray, scores: np.ndarray, bins: int) -> pd.
 
 
 def slice_metrics(
-    slices: pd.DataFrame, y_true: np.ndarray, scores: np.ndarray, threshold: float, bins: int, min_rows: int
+    slices: pd.DataFrame, y_true: np.ndarray, scores: np.ndarray, *, threshold: float, bins: int, min_rows: int
 ) -> dict[str, dict[str, dict[str, float | int | None]]]:
     """Metrics per value of each slicing column; values with fewer than `min_rows` rows are skipped."""
     out: dict[str, dict[str, dict[str, float | int | None]]] = {}

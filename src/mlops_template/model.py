@@ -19,11 +19,12 @@ from mlops_template.config import (
     MaxF1Rule,
     MinCostRule,
     MinPrecisionRule,
-    MinRecallRule,
     ThresholdRule,
     TrainParams,
 )
 from mlops_template.errors import StageInputError
+
+BOTH_CLASSES = 2
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,28 @@ def build_classifier(params: TrainParams, seed: int) -> ClassifierMixin:
     return CalibratedClassifierCV(estimator, method=params.calibration.method, cv=params.calibration.folds)
 
 
+def _min_cost_threshold(y_true: np.ndarray, scores: np.ndarray, rule: MinCostRule) -> float:
+    """The threshold with the least expected cost; flagging nothing is a candidate too."""
+    precision, recall, thresholds = precision_recall_curve(y_true, scores)
+    precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
+    positives = y_true.sum()
+    true_pos = recall * positives
+    predicted_pos = np.divide(true_pos, precision, out=np.zeros_like(true_pos), where=precision > 0)
+    cost = rule.false_negative_cost * (positives - true_pos) + rule.false_positive_cost * (predicted_pos - true_pos)
+    if rule.false_negative_cost * positives <= cost.min():
+        return float(np.nextafter(scores.max(), np.inf))
+    return float(thresholds[int(np.argmin(cost))])
+
+
 def choose_threshold(y_true: np.ndarray, scores: np.ndarray, rule: ThresholdRule) -> float:
     """The decision threshold that `rule` picks on validation labels and scores."""
     if isinstance(rule, FixedRule):
         return rule.value
-    if len(np.unique(y_true)) < 2:  # noqa: PLR2004 - both classes
+    if len(np.unique(y_true)) < BOTH_CLASSES:
         msg = "the validation split holds one class only; cannot choose a threshold (add weeks or use rule: fixed)"
         raise StageInputError(msg)
+    if isinstance(rule, MinCostRule):
+        return _min_cost_threshold(y_true, scores, rule)
     precision, recall, thresholds = precision_recall_curve(y_true, scores)
     precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
     if isinstance(rule, MaxF1Rule):
@@ -86,15 +102,6 @@ def choose_threshold(y_true: np.ndarray, scores: np.ndarray, rule: ThresholdRule
             )
             raise StageInputError(msg)
         return float(thresholds[reachable[np.argmax(recall[reachable])]])
-    if isinstance(rule, MinRecallRule):
-        reachable = np.flatnonzero(recall >= rule.target)
-        return float(thresholds[reachable[np.argmax(thresholds[reachable])]])
-    assert isinstance(rule, MinCostRule)
-    positives = y_true.sum()
-    true_pos = recall * positives
-    predicted_pos = np.divide(true_pos, precision, out=np.zeros_like(true_pos), where=precision > 0)
-    cost = rule.false_negative_cost * (positives - true_pos) + rule.false_positive_cost * (predicted_pos - true_pos)
-    # Flagging nothing is also a choice: threshold above every score.
-    if rule.false_negative_cost * positives <= cost.min():
-        return float(np.nextafter(scores.max(), np.inf))
-    return float(thresholds[int(np.argmin(cost))])
+    # MinRecallRule: the highest threshold that still catches the target share of fraud.
+    reachable = np.flatnonzero(recall >= rule.target)
+    return float(thresholds[reachable[np.argmax(thresholds[reachable])]])

@@ -68,6 +68,7 @@ def contract_summary() -> list[dict[str, Any]]:
 def build(
     params: Params,
     bundle: ModelBundle,
+    *,
     metrics: dict[str, Any],
     slices: dict[str, Any],
     weeks: dict[str, list[str]],
@@ -112,9 +113,11 @@ def render_markdown(card: dict[str, Any]) -> str:
     lines = [
         f"# Model card: {model['name']}",
         "",
-        f"**Estimator:** {model['estimator']['kind']} with {model['calibration']['method']} calibration "
-        f"({model['calibration']['folds']} folds). **Threshold:** {model['threshold']:.4f} "
-        f"(rule `{model['threshold_rule']['rule']}`).",
+        (
+            f"**Estimator:** {model['estimator']['kind']} with {model['calibration']['method']} calibration "
+            f"({model['calibration']['folds']} folds). **Threshold:** {model['threshold']:.4f} "
+            f"(rule `{model['threshold_rule']['rule']}`)."
+        ),
         "",
         f"**Intended use.** {card['intended_use']}",
         "",
@@ -133,7 +136,8 @@ def render_markdown(card: dict[str, Any]) -> str:
     ]
     for column, values in card["slices"].items():
         lines.extend(
-            f"| {column} | {value} | {m['rows']} | {m['positives']} | {_fmt(m['average_precision'])} | {_fmt(m['recall'])} |"
+            f"| {column} | {value} | {m['rows']} | {m['positives']} "
+            f"| {_fmt(m['average_precision'])} | {_fmt(m['recall'])} |"
             for value, m in values.items()
         )
     lines += [
@@ -142,8 +146,10 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         f"- Version (md5 of `data/` in data.dvc): `{data['version'].get('md5')}`",
         *(f"- {split}: {', '.join(weeks)}" for split, weeks in data["weeks"].items()),
-        f"- Rows read {data['quality'].get('rows_read')}, rejected {data['quality'].get('rows_rejected')}, "
-        f"duplicates dropped {data['quality'].get('duplicates_dropped')}",
+        (
+            f"- Rows read {data['quality'].get('rows_read')}, rejected {data['quality'].get('rows_rejected')}, "
+            f"duplicates dropped {data['quality'].get('duplicates_dropped')}"
+        ),
         "",
         "## Limitations",
         "",

@@ -43,15 +43,17 @@ def flatten(payload: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def _git(root: Path, *args: str) -> str:
+    # git from PATH, as the user runs it; the arguments are constants of this module.
+    found = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True)  # noqa: S603, S607
+    return found.stdout.strip()
+
+
 def git_state(root: Path) -> dict[str, str]:
     """The commit the working tree is at, and whether it has uncommitted changes."""
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()  # noqa: S607
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()  # noqa: S607
+        commit = _git(root, "rev-parse", "HEAD")
+        dirty = _git(root, "status", "--porcelain")
     except (OSError, subprocess.CalledProcessError):
         return {"git_commit": "unknown", "git_dirty": "unknown"}
     return {"git_commit": commit, "git_dirty": str(bool(dirty)).lower()}
@@ -64,6 +66,7 @@ def _requirements() -> list[str]:
 def log_run(
     params: Params,
     bundle: ModelBundle,
+    *,
     metrics: dict[str, Any],
     card: dict[str, Any],
     card_markdown: str,

@@ -76,7 +76,7 @@ NUMERIC_FEATURES = (
     "txn_count_24h",
 )
 # CSV columns read as text so that parsing, not pandas' guessing, decides their type.
-TEXT_COLUMNS = {name: str for name in (ID, TIMESTAMP, "customer_id", *CATEGORICAL_FEATURES)}
+TEXT_COLUMNS = dict.fromkeys((ID, TIMESTAMP, "customer_id", *CATEGORICAL_FEATURES), str)
 
 
 @dataclass(frozen=True)
@@ -120,8 +120,8 @@ def _parse_column(values: pd.Series, dtype: str) -> tuple[pd.Series, pd.Series]:
     """Parse one raw column to its contract dtype; return (parsed, mask of values that failed)."""
     present = values.notna()
     if dtype.startswith("datetime64"):
-        parsed = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce").dt.as_unit("ns")
-        return parsed, present & parsed.isna()
+        stamps = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce").dt.as_unit("ns")
+        return stamps, present & stamps.isna()
     if dtype in {"float64", "Int64"}:
         numbers = pd.to_numeric(values, errors="coerce").astype("float64")
         failed = present & numbers.isna()

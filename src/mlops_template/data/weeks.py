@@ -45,4 +45,5 @@ def weeks_between(first: str, last: str) -> list[str]:
 def week_of(timestamps: pd.Series) -> pd.Series:
     """Return the ISO week label of each timestamp (vectorised)."""
     iso = timestamps.dt.isocalendar()
-    return iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
+    labels: pd.Series = iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
+    return labels

@@ -79,7 +79,12 @@ def evaluate(
         msg = f"evaluate.slices: unknown column(s) {unknown}; choose from {list(schema.COLUMNS)}"
         raise StageInputError(msg)
     slices = slice_metrics(
-        test[list(settings.slices)], y, scores, bundle.threshold, settings.calibration_bins, settings.min_slice_rows
+        test[list(settings.slices)],
+        y,
+        scores,
+        threshold=bundle.threshold,
+        bins=settings.calibration_bins,
+        min_rows=settings.min_slice_rows,
     )
     label = np.where(y == 1, "fraud", "legit")
     plots = {
@@ -95,14 +100,22 @@ def evaluate(
 
 
 def run(
-    params: Params, model_path: Path, ingest_dir: Path, data_dvc: Path, quality_path: Path, reports_dir: Path
+    params: Params, *, model_path: Path, ingest_dir: Path, data_dvc: Path, quality_path: Path, reports_dir: Path
 ) -> dict[str, Any]:
     bundle = load_bundle(model_path)
     test = read_split(ingest_dir / "test.parquet")
     metrics, slices, plots = evaluate(params, bundle, test)
     weeks = io.read_json(ingest_dir / "weeks.json")
     quality = io.read_json(quality_path) if quality_path.is_file() else {}
-    card = model_card.build(params, bundle, metrics, slices, weeks, quality, model_card.data_version(data_dvc))
+    card = model_card.build(
+        params,
+        bundle,
+        metrics=metrics,
+        slices=slices,
+        weeks=weeks,
+        quality=quality,
+        data=model_card.data_version(data_dvc),
+    )
     markdown = model_card.render_markdown(card)
     io.write_json(reports_dir / "metrics.json", metrics)
     io.write_json(reports_dir / "slices.json", slices)
@@ -120,7 +133,7 @@ def run(
         metrics["baseline"]["average_precision"],
     )
     if params.tracking.enabled:
-        tracking.log_run(params, bundle, metrics, card, markdown, find_project_root())
+        tracking.log_run(params, bundle, metrics=metrics, card=card, card_markdown=markdown, root=find_project_root())
     return metrics
 
 
@@ -134,7 +147,17 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     return stage_main(
-        "evaluate", argv, _arguments, lambda p, a: run(p, a.model, a.ingest, a.data_dvc, a.quality, a.reports)
+        "evaluate",
+        argv,
+        _arguments,
+        lambda p, a: run(
+            p,
+            model_path=a.model,
+            ingest_dir=a.ingest,
+            data_dvc=a.data_dvc,
+            quality_path=a.quality,
+            reports_dir=a.reports,
+        ),
     )
 
 

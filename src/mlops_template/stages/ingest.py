@@ -120,8 +120,10 @@ def _quarantine_report(result: Ingested, params: IngestParams, passed: bool) -> 
         "# Ingest quarantine",
         "",
         f"- Rows read: {result.rows_read}; exact duplicates dropped: {result.duplicates_dropped}",
-        f"- Rows rejected: {len(result.rejected)} (share {share:.4%}; limit "
-        f"ingest.max_rejected_share = {params.max_rejected_share:.4%})",
+        (
+            f"- Rows rejected: {len(result.rejected)} (share {share:.4%}; limit "
+            f"ingest.max_rejected_share = {params.max_rejected_share:.4%})"
+        ),
         f"- Verdict: {'passed' if passed else 'FAILED: too many rows break the contract'}",
         "",
         "| column: rule | rows |",

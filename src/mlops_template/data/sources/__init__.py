@@ -7,7 +7,6 @@ copies the next file from a landing folder (a path or glob of CSV/Parquet files)
 
 from __future__ import annotations
 
-import glob
 import logging
 import re
 import shutil
@@ -84,7 +83,9 @@ def _next_file(params: FileSourceParams, data_dir: Path, max_share: float) -> Pa
     pattern = params.path
     if Path(pattern).is_dir():
         pattern = str(Path(pattern) / "*")
-    candidates = sorted(Path(p) for p in glob.glob(pattern) if Path(p).suffix in BATCH_SUFFIXES)
+    anchor = Path(pattern).anchor or "."
+    relative = str(Path(pattern).relative_to(anchor)) if Path(pattern).is_absolute() else pattern
+    candidates = sorted(p for p in Path(anchor).glob(relative) if p.suffix in BATCH_SUFFIXES)
     if not candidates:
         msg = f"source.path={params.path!r}: matches no .csv or .parquet file"
         raise SourceError(msg)

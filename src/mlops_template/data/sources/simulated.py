@@ -180,7 +180,7 @@ def _card_testing(
     params: SimulatedSourceParams, seed: int, week: str, rng: np.random.Generator, strength: float
 ) -> pd.DataFrame:
     """The new fraud pattern: tiny online digital-goods payments that look like trusted customers."""
-    count = int(round(0.015 * strength * params.rows_per_week))
+    count = round(0.015 * strength * params.rows_per_week)
     if count == 0:
         return pd.DataFrame()
     pattern = params.model_copy(update={"rows_per_week": count})
@@ -224,24 +224,19 @@ def make_dirty(rows: pd.DataFrame, rate: float, rng: np.random.Generator) -> tup
     Returns the batch and the ids of the corrupted rows (which ingest must quarantine). Re-delivered
     rows are exact copies, which ingest must drop as duplicates, not reject.
     """
-    out = rows.astype({"amount": object, "merchant_category": object, "customer_age": object})
-    count = int(rng.binomial(len(out), rate)) if rate > 0 else 0
+    count = int(rng.binomial(len(rows), rate)) if rate > 0 else 0
     if count == 0:
-        return out, []
-    picked = np.sort(rng.choice(len(out), size=count, replace=False))
+        return rows.copy(), []
+    picked = np.sort(rng.choice(len(rows), size=count, replace=False))
     kinds = rng.integers(0, 4, count)
-    amount_col, category_col, age_col = (
-        out.columns.get_loc(c) for c in ("amount", "merchant_category", "customer_age")
-    )
-    for position, kind in zip(picked, kinds, strict=True):
-        if kind == 0:
-            out.iat[position, amount_col] = -abs(float(out.iat[position, amount_col]))
-        elif kind == 1:
-            out.iat[position, category_col] = "unknown"
-        elif kind == 2:
-            out.iat[position, age_col] = 7
-        else:
-            out.iat[position, amount_col] = "n/a"
+    amount = rows["amount"].to_numpy(dtype=object)
+    category = rows["merchant_category"].to_numpy(dtype=object)
+    age = rows["customer_age"].to_numpy(dtype=object)
+    amount[picked[kinds == 0]] = -amount[picked[kinds == 0]]  # a sign error upstream
+    category[picked[kinds == 1]] = "unknown"  # a category the contract does not know
+    age[picked[kinds == 2]] = 7  # out of range
+    amount[picked[kinds == 3]] = "n/a"  # text in a numeric column
+    out = rows.assign(amount=amount, merchant_category=category, customer_age=age)
     dirty_ids = out[schema.ID].iloc[picked].tolist()
     redelivered = out.iloc[rng.choice(len(out), size=count, replace=False)]
     batch = pd.concat([out, redelivered], ignore_index=True)
