@@ -134,10 +134,13 @@ def _parse_column(values: pd.Series, dtype: str) -> tuple[pd.Series, pd.Series]:
     return parsed, pd.Series(data=False, index=values.index)
 
 
-def _shown(value: object) -> str:
-    """A raw value as a user wrote it: 35.5, 'abc' (no numpy reprs)."""
+def _shown(value: object, column: str | None = None) -> str:
+    """A value as a user wrote it: 35.5, 'abc', 150 for an integer column (no numpy reprs)."""
     if isinstance(value, np.generic):
         value = value.item()
+    integer_column = column is not None and str(CONTRACT.columns[column].dtype) == "Int64"
+    if integer_column and isinstance(value, float) and value.is_integer():
+        value = int(value)
     return repr(value)
 
 
@@ -178,7 +181,7 @@ def _check_failures(error: SchemaErrors) -> Reasons:
         rule = "unique (duplicated id)" if check == "field_uniqueness" else str(check)
         if check == "not_nullable":
             rule = "not nullable"
-        reasons[int(row)].setdefault(str(column), f"{rule} (got {_shown(value)})")
+        reasons[int(row)].setdefault(str(column), f"{rule} (got {_shown(value, str(column))})")
     return dict(reasons)
 
 

@@ -215,6 +215,7 @@ def generate_week(params: SimulatedSourceParams, seed: int, week: str) -> pd.Dat
     rows = rows.sort_values("timestamp", kind="stable").reset_index(drop=True)
     rows.insert(0, schema.ID, [f"tx-{year}{number:02d}-{i:07d}" for i in range(len(rows))])
     rows["customer_age"] = rows["customer_age"].astype("Int64")
+    rows[schema.TIMESTAMP] = rows[schema.TIMESTAMP].dt.as_unit("ns")
     return rows[list(schema.COLUMNS)]
 
 

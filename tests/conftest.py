@@ -1,0 +1,69 @@
+"""Shared fixtures: the shipped params shrunk for speed, small simulated data in tmp_path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from mlops_template.config import Params, parse_params
+from mlops_template.data import schema
+from mlops_template.data.sources import generate_history
+from mlops_template.data.sources.simulated import generate_week
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shipped_params_dict() -> dict[str, Any]:
+    raw: dict[str, Any] = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    return raw
+
+
+def small_params_dict() -> dict[str, Any]:
+    """The shipped params, shrunk: a few hundred rows a week, a small model, no MLflow."""
+    raw = shipped_params_dict()
+    raw["source"].update(rows_per_week=600, fraud_rate=0.05, customers=500)
+    raw["train"]["model"].update(max_iter=20)
+    raw["evaluate"].update(min_slice_rows=20, importance_repeats=1, importance_max_rows=300)
+    raw["tracking"]["enabled"] = False
+    return raw
+
+
+@pytest.fixture
+def small_params() -> Params:
+    return parse_params(small_params_dict())
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, small_params: Params) -> Path:
+    """Five weeks of small simulated batches (with dirty and re-delivered rows) in tmp_path/data."""
+    target = tmp_path / "data"
+    generate_history(small_params, target, weeks=5)
+    return target
+
+
+@pytest.fixture
+def clean_week(small_params: Params) -> pd.DataFrame:
+    """One clean simulated week as raw text, as a CSV reader would see it."""
+    assert small_params.source.kind == "simulated"
+    rows = generate_week(small_params.source, 7, "2026-W40")
+    return rows.astype({c: object for c in rows.columns}).where(rows.notna(), None)
+
+
+@pytest.fixture
+def chdir_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+
+
+def write_params(path: Path, raw: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def contract_columns() -> list[str]:
+    return list(schema.COLUMNS)

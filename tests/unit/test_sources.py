@@ -1,0 +1,117 @@
+"""Sources append batches to data/: the next simulated week, or the next file from a landing folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from mlops_template.config import Params, parse_params
+from mlops_template.data import schema
+from mlops_template.data.sources import batch_files, generate_history, next_batch, read_batch
+from mlops_template.data.sources.simulated import generate_week
+from mlops_template.errors import DataContractError, SourceError
+from tests.conftest import small_params_dict
+
+
+def _file_params(path: str) -> Params:
+    raw: dict[str, Any] = small_params_dict()
+    raw["source"] = {"kind": "files", "path": path}
+    return parse_params(raw)
+
+
+def test_generate_history_writes_consecutive_weeks(data_dir: Path) -> None:
+    assert [p.name for p in batch_files(data_dir)] == [f"2026-W{w}.csv" for w in range(35, 40)]
+
+
+def test_next_batch_appends_the_following_week(data_dir: Path, small_params: Params) -> None:
+    before = {p: p.read_bytes() for p in batch_files(data_dir)}
+    written = next_batch(small_params, data_dir)
+    assert written.name == "2026-W40.csv"
+    assert {p: p.read_bytes() for p in before} == before  # raw data is immutable
+    assert next_batch(small_params, data_dir).name == "2026-W41.csv"
+
+
+def test_next_batch_on_empty_dir_starts_at_first_week(tmp_path: Path, small_params: Params) -> None:
+    assert next_batch(small_params, tmp_path / "data").name == "2026-W35.csv"
+
+
+def test_written_batch_is_the_simulated_week(data_dir: Path, small_params: Params) -> None:
+    assert small_params.source.kind == "simulated"
+    batch = read_batch(next_batch(small_params, data_dir))
+    expected = generate_week(small_params.source, small_params.base.seed, "2026-W40")
+    valid = schema.validate(batch.drop_duplicates()).valid
+    assert set(valid[schema.ID]) <= set(expected[schema.ID])
+    assert len(valid) >= len(expected) - 5
+
+
+def test_next_batch_refuses_a_batch_ingest_would_refuse(tmp_path: Path) -> None:
+    raw = small_params_dict()
+    raw["source"]["dirty_rate"] = 0.2
+    params = parse_params(raw)
+    with pytest.raises(DataContractError, match=r"above ingest.max_rejected_share=1.00%"):
+        next_batch(params, tmp_path / "data")
+    assert not list((tmp_path / "data").glob("*"))  # nothing landed, not even a temporary file
+
+
+def test_file_source_copies_the_next_unseen_file(tmp_path: Path, data_dir: Path) -> None:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    frame = read_batch(batch_files(data_dir)[0])
+    frame.to_parquet(landing / "export-001.parquet")
+    frame.iloc[:50].to_csv(landing / "export-002.csv", index=False)
+    (landing / "notes.txt").write_text("not a batch", encoding="utf-8")
+    target = tmp_path / "mine"
+    params = _file_params(str(landing / "export-*"))
+    assert next_batch(params, target).name == "export-001.parquet"
+    assert next_batch(params, target).name == "export-002.csv"
+    assert (target / "export-001.parquet").read_bytes() == (landing / "export-001.parquet").read_bytes()
+    with pytest.raises(SourceError, match="no new batch"):
+        next_batch(params, target)
+
+
+def test_file_source_accepts_a_directory(tmp_path: Path, data_dir: Path) -> None:
+    params = _file_params(str(data_dir))
+    assert next_batch(params, tmp_path / "copy").name == "2026-W35.csv"
+
+
+def test_file_source_that_matches_nothing(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="matches no .csv or .parquet file"):
+        next_batch(_file_params(str(tmp_path / "nowhere" / "*.csv")), tmp_path / "data")
+
+
+def test_file_source_refuses_a_file_that_breaks_the_contract(tmp_path: Path, data_dir: Path) -> None:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    read_batch(batch_files(data_dir)[0]).drop(columns=["amount"]).to_csv(landing / "bad.csv", index=False)
+    with pytest.raises(DataContractError, match=r"missing column\(s\) \['amount'\]"):
+        next_batch(_file_params(str(landing)), tmp_path / "data")
+    assert not (tmp_path / "data" / "bad.csv").exists()
+
+
+def test_unreadable_batch_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.parquet"
+    path.write_bytes(b"not parquet at all")
+    with pytest.raises(DataContractError, match="broken.parquet: cannot be read as parquet"):
+        read_batch(path)
+
+
+def test_missing_data_dir_says_how_to_fetch(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="dvc pull data.dvc"):
+        batch_files(tmp_path / "data")
+
+
+def test_generate_history_needs_the_simulated_source(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="only the simulated source"):
+        generate_history(_file_params(str(tmp_path)), tmp_path / "data", weeks=2)
+
+
+def test_csv_and_parquet_batches_read_alike(tmp_path: Path, data_dir: Path) -> None:
+    csv = read_batch(batch_files(data_dir)[0])
+    csv.to_parquet(tmp_path / "same.parquet")
+    parquet = read_batch(tmp_path / "same.parquet")
+    a = schema.validate(csv.drop_duplicates()).valid
+    b = schema.validate(parquet.drop_duplicates()).valid
+    pd.testing.assert_frame_equal(a, b)
