@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +50,7 @@ def clean_week(small_params: Params) -> pd.DataFrame:
     """One clean simulated week as raw text, as a CSV reader would see it."""
     assert small_params.source.kind == "simulated"
     rows = generate_week(small_params.source, 7, "2026-W40")
-    return rows.astype({c: object for c in rows.columns}).where(rows.notna(), None)
-
-
-@pytest.fixture
-def chdir_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.chdir(tmp_path)
-    yield tmp_path
+    return rows.astype(dict.fromkeys(rows.columns, object)).where(rows.notna(), None)
 
 
 def write_params(path: Path, raw: dict[str, Any]) -> Path:

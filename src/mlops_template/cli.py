@@ -10,11 +10,10 @@ from typing import Any
 
 from mlops_template import io
 from mlops_template.config import load_params
-from mlops_template.data.sources import generate_history, next_batch
 from mlops_template.entrypoint import configure_logging, params_argument, run_guarded
 from mlops_template.errors import StageInputError
 
-STAGES = ("ingest", "featurize", "train", "evaluate")
+STAGES = ("ingest", "featurize", "train", "evaluate", "register")
 METRIC_ROWS = ("roc_auc", "average_precision", "precision", "recall", "f1", "brier", "calibration_error")
 
 
@@ -74,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         return code
     args = _parser().parse_args(args_list)
     configure_logging()
+    if args.command == "data":
+        # Imported here so that `--help` and `params check` do not pay for pandas and pandera.
+        from mlops_template.data.sources import generate_history, next_batch  # noqa: PLC0415
     if args.command == "data" and args.data_command == "next-batch":
         return run_guarded(lambda: print(next_batch(load_params(args.params), args.data)), "data next-batch")
     if args.command == "data":

@@ -43,7 +43,7 @@ def time_features(timestamps: pd.DataFrame) -> pd.DataFrame:
             "hour_sin": np.sin(angle),
             "hour_cos": np.cos(angle),
             "is_night": (hour < NIGHT_ENDS_HOUR).astype("float64"),
-            "is_weekend": (ts.dt.dayofweek >= SATURDAY).astype("float64"),
+            "is_weekend": (ts.dt.day_of_week >= SATURDAY).astype("float64"),
         },
         index=timestamps.index,
     )

@@ -37,7 +37,7 @@ LIMITATIONS = (
 def data_version(data_dvc: Path) -> dict[str, Any]:
     """The data version DVC recorded for `data/`: its md5, size and file count."""
     if not data_dvc.is_file():
-        return {"md5": None, "note": f"{data_dvc} not found"}
+        return {"md5": None, "note": f"{data_dvc.name} not found"}
     out = yaml.safe_load(data_dvc.read_text(encoding="utf-8"))["outs"][0]
     return {"md5": out.get("md5"), "size": out.get("size"), "files": out.get("nfiles"), "path": out.get("path")}
 

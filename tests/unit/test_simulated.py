@@ -83,7 +83,9 @@ def test_new_fraud_pattern_is_card_testing() -> None:
     before, after = _drifted("new_fraud_pattern")
 
     def pattern(rows: pd.DataFrame) -> pd.Series:
-        return (rows["merchant_category"] == "digital_goods") & (rows["amount"] < 4) & (rows["device_type"] == "desktop")
+        return (
+            (rows["merchant_category"] == "digital_goods") & (rows["amount"] < 4) & (rows["device_type"] == "desktop")
+        )
 
     assert pattern(after).sum() > pattern(before).sum() + 30
     assert after.loc[pattern(after), schema.LABEL].mean() > 0.5

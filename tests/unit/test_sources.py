@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def test_file_source_accepts_a_directory(tmp_path: Path, data_dir: Path) -> None
 
 
 def test_file_source_that_matches_nothing(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="matches no .csv or .parquet file"):
+    with pytest.raises(SourceError, match=re.escape("matches no .csv or .parquet file")):
         next_batch(_file_params(str(tmp_path / "nowhere" / "*.csv")), tmp_path / "data")
 
 
@@ -94,12 +95,12 @@ def test_file_source_refuses_a_file_that_breaks_the_contract(tmp_path: Path, dat
 def test_unreadable_batch_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "broken.parquet"
     path.write_bytes(b"not parquet at all")
-    with pytest.raises(DataContractError, match="broken.parquet: cannot be read as parquet"):
+    with pytest.raises(DataContractError, match=re.escape("broken.parquet: cannot be read as parquet")):
         read_batch(path)
 
 
 def test_missing_data_dir_says_how_to_fetch(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="dvc pull data.dvc"):
+    with pytest.raises(SourceError, match=re.escape("dvc pull data.dvc")):
         batch_files(tmp_path / "data")
 
 

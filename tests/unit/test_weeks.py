@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pandas as pd
 import pytest
@@ -42,7 +43,7 @@ def test_weeks_between_is_consecutive(day: dt.date, count: int) -> None:
     labels = weeks_between(first, shift_week(first, count))
     assert len(labels) == count + 1
     assert labels == sorted(labels)
-    assert all(shift_week(a, 1) == b for a, b in zip(labels, labels[1:], strict=False))
+    assert all(shift_week(a, 1) == b for a, b in itertools.pairwise(labels))
 
 
 @given(st.lists(st.datetimes(min_value=dt.datetime(2001, 1, 1), max_value=dt.datetime(2090, 1, 1)), min_size=1))

@@ -1,1 +1,1 @@
-"""One module per DVC stage: ingest -> featurize -> train -> evaluate."""
+"""One module per DVC stage: ingest -> featurize -> train -> evaluate -> register."""

@@ -1,4 +1,4 @@
-"""Stage `evaluate`: test metrics against a baseline, slices, DVC plots, the model card, tracking."""
+"""Stage `evaluate`: test metrics against a baseline, slices, DVC plots and the model card."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 from sklearn.inspection import permutation_importance
 
-from mlops_template import io, model_card, tracking
-from mlops_template.config import EvaluateParams, Params, find_project_root
+from mlops_template import io, model_card
+from mlops_template.config import EvaluateParams, Params
 from mlops_template.data import schema
 from mlops_template.entrypoint import stage_main
 from mlops_template.errors import StageInputError
@@ -132,8 +132,6 @@ def run(
         model["recall"],
         metrics["baseline"]["average_precision"],
     )
-    if params.tracking.enabled:
-        tracking.log_run(params, bundle, metrics=metrics, card=card, card_markdown=markdown, root=find_project_root())
     return metrics
 
 

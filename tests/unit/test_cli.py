@@ -1,0 +1,75 @@
+"""The console script: one command, readable errors, exit code 2 for a user's mistake."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlops_template import cli
+from tests.conftest import REPO, shipped_params_dict, write_params
+
+
+def test_params_check_accepts_the_shipped_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["params", "check", "--params", str(REPO / "params.yaml")]) == 0
+    assert "valid (model hist_gradient_boosting, source simulated)" in capsys.readouterr().out
+
+
+def test_bad_params_exit_2_with_the_key_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    raw = shipped_params_dict()
+    raw["train"]["calibration"]["method"] = "platt"
+    code = cli.main(["params", "check", "--params", str(write_params(tmp_path / "p.yaml", raw))])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: params check: ")
+    assert "train.calibration.method: Input should be 'sigmoid' or 'isotonic' (got 'platt')" in err
+    assert "Traceback" not in err
+
+
+def test_stage_errors_are_one_line_not_a_traceback(tmp_path: Path) -> None:
+    found = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlops_template.stages.ingest",
+            "--params",
+            str(REPO / "params.yaml"),
+            "--data",
+            str(tmp_path / "none"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert found.returncode == 2
+    assert "error: ingest: " in found.stderr
+    assert "data directory not found" in found.stderr
+    assert "Traceback" not in found.stderr
+
+
+def test_next_batch_prints_the_new_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    assert cli.main(["data", "next-batch", "--params", str(REPO / "params.yaml"), "--data", str(data)]) == 0
+    assert capsys.readouterr().out.strip() == str(data / "2026-W35.csv")
+
+
+def test_metrics_prints_model_and_baseline(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["metrics", "--metrics", str(REPO / "reports" / "metrics.json")]) == 0
+    out = capsys.readouterr().out
+    assert "metric" in out
+    assert "roc_auc" in out
+    assert "baseline" in out
+
+
+def test_metrics_without_a_run_says_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["metrics", "--metrics", str(tmp_path / "metrics.json")]) == 2
+    assert "run `dvc repro` first" in capsys.readouterr().err
+
+
+def test_the_console_script_is_installed() -> None:
+    script = Path(sys.executable).parent / "mlops-template"
+    found = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True)
+    for command in ("ingest", "featurize", "train", "evaluate", "data", "params", "metrics"):
+        assert command in found.stdout
