@@ -1,0 +1,189 @@
+"""Benchmark `dvc repro` end to end: default data, a large simulated history, and the no-op run.
+
+    make bench                       # default data and ~1M rows
+    python benchmarks/bench_pipeline.py --rows 250000 1000000
+
+Every number is measured in this run, on this machine: per-row cost on the large history is
+printed as a ratio to the default-data run, and the no-op `dvc repro` as a difference to DVC's own
+floor (a one-stage pipeline with nothing to do). Peak memory is the largest process's max RSS.
+Targets (from the issue): per-row cost does not grow with rows (ratio <= 1), the 1M-row run stays
+under 4 GB, and the no-op run adds at most 0.5 s to DVC's floor. Results also go to
+benchmarks/results/<time>.json (git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+STAGES = ("ingest", "featurize", "train", "evaluate", "register")
+WEEKS = 12
+# Runs a command and prints the peak RSS (KiB) of the largest process it waited for.
+MEASURE = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).returncode\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "sys.exit(code)\n"
+)
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["MLOPS_TEMPLATE_LOG_LEVEL"] = "WARNING"
+    return env
+
+
+def timed(cwd: Path, *command: str) -> tuple[float, float]:
+    """Run `command` in `cwd`; return (seconds, peak MiB)."""
+    start = time.perf_counter()
+    found = subprocess.run(
+        [sys.executable, "-c", MEASURE, *command], cwd=cwd, env=_env(), capture_output=True, text=True, check=False
+    )
+    seconds = time.perf_counter() - start
+    if found.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed in {cwd}:\n{found.stderr}")
+    return seconds, int(found.stdout.strip().splitlines()[-1]) / 1024
+
+
+def workspace(root: Path, name: str) -> Path:
+    """A fresh git repository with the project's tracked and untracked-unignored files."""
+    target = root / name
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    for entry in filter(None, listed):
+        if (REPO / entry).is_file():
+            (target / entry).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / entry, target / entry)
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
+    for command in (["git", "init", "-q"], ["git", "add", "-A"], [*git, "commit", "-qm", "bench"]):
+        subprocess.run(command, cwd=target, check=True, capture_output=True)
+    return target
+
+
+def run_stages(ws: Path) -> dict[str, dict[str, float]]:
+    """Each stage on its own (`dvc repro -s`), in pipeline order: seconds and peak MiB."""
+    found = {}
+    for stage in STAGES:
+        seconds, peak = timed(ws, "dvc", "repro", "--single-item", stage)
+        found[stage] = {"seconds": round(seconds, 2), "peak_mib": round(peak, 1)}
+    found["total"] = {
+        "seconds": round(sum(s["seconds"] for s in found.values()), 2),
+        "peak_mib": max(s["peak_mib"] for s in found.values()),
+    }
+    return found
+
+
+def rows_in(ws: Path) -> int:
+    quality = json.loads((ws / "reports/data_quality.json").read_text(encoding="utf-8"))
+    return int(quality["rows_read"])
+
+
+def median_seconds(ws: Path, repeats: int, *command: str) -> float:
+    return statistics.median(timed(ws, *command)[0] for _ in range(repeats))
+
+
+def dvc_floor(root: Path, repeats: int) -> float:
+    """DVC's own no-op floor: a one-stage pipeline that is up to date."""
+    ws = root / "floor"
+    ws.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=ws, check=True)
+    subprocess.run([VENV_BIN / "dvc", "init", "-q"], cwd=ws, check=True, env=_env())
+    (ws / "input.txt").write_text("x\n", encoding="utf-8")
+    stage = {"stages": {"copy": {"cmd": "cp input.txt output.txt", "deps": ["input.txt"], "outs": ["output.txt"]}}}
+    (ws / "dvc.yaml").write_text(yaml.safe_dump(stage), encoding="utf-8")
+    timed(ws, "dvc", "repro")
+    return median_seconds(ws, repeats, "dvc", "repro")
+
+
+def large_history(root: Path, rows: int) -> tuple[Path, float]:
+    """A workspace whose data/ is WEEKS simulated weeks totalling about `rows` rows."""
+    ws = workspace(root, f"rows-{rows}")
+    params_path = ws / "params.yaml"
+    params = yaml.safe_load(params_path.read_text(encoding="utf-8"))
+    params["source"]["rows_per_week"] = max(1, rows // WEEKS)
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    seconds, _ = timed(ws, "mlops-template", "data", "generate", "--weeks", str(WEEKS))
+    return ws, seconds
+
+
+def report(name: str, stages: dict[str, dict[str, float]], rows: int) -> None:
+    print(f"\n{name}: {rows:,} rows")
+    print(f"  {'stage':<10}{'seconds':>9}{'peak MiB':>10}")
+    for stage, found in stages.items():
+        print(f"  {stage:<10}{found['seconds']:>9.2f}{found['peak_mib']:>10.0f}")
+    print(f"  rows/second end to end: {rows / stages['total']['seconds']:,.0f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, nargs="*", default=[1_000_000], help="large histories to run (rows)")
+    parser.add_argument("--repeats", type=int, default=5, help="repeats for the no-op timings (median)")
+    args = parser.parse_args(argv)
+    results: dict[str, object] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+    with tempfile.TemporaryDirectory(prefix="mlops-bench-") as scratch:
+        root = Path(scratch)
+        base = workspace(root, "default")
+        timed(base, "dvc", "pull", "data.dvc")
+        baseline = run_stages(base)
+        base_rows = rows_in(base)
+        report("baseline (default data)", baseline, base_rows)
+        results["baseline"] = {"rows": base_rows, "stages": baseline}
+
+        floor = dvc_floor(root, args.repeats)
+        noop = median_seconds(base, args.repeats, "dvc", "repro")
+        print(
+            f"\nno-op dvc repro: {noop:.2f} s; DVC floor (one-stage pipeline): {floor:.2f} s; "
+            f"added {noop - floor:+.2f} s (target <= 0.50 s)"
+        )
+        results["noop"] = {
+            "seconds": round(noop, 3),
+            "dvc_floor_seconds": round(floor, 3),
+            "added": round(noop - floor, 3),
+        }
+
+        base_cost = baseline["total"]["seconds"] / base_rows
+        for rows in args.rows:
+            ws, generate_seconds = large_history(root, rows)
+            stages = run_stages(ws)
+            found_rows = rows_in(ws)
+            report(f"large history (generated in {generate_seconds:.1f} s)", stages, found_rows)
+            per_row = stages["total"]["seconds"] / found_rows
+            print(f"  per-row cost vs baseline: {per_row / base_cost:.3f}x (target <= 1: linear or better)")
+            print(f"  peak memory: {stages['total']['peak_mib'] / 1024:.2f} GiB (target < 4 GiB)")
+            for stage in STAGES:
+                ratio = (stages[stage]["seconds"] / found_rows) / (baseline[stage]["seconds"] / base_rows)
+                print(f"    {stage:<10} per-row cost vs baseline {ratio:.3f}x")
+            results[f"rows_{rows}"] = {
+                "rows": found_rows,
+                "stages": stages,
+                "per_row_cost_ratio": round(per_row / base_cost, 4),
+            }
+            shutil.rmtree(ws)
+    out = REPO / "benchmarks" / "results" / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"\nresults: {out.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
