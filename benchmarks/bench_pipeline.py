@@ -30,8 +30,9 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from tests.workspace import REPO, VENV_BIN, copy_project, project_env
+
 STAGES = ("ingest", "featurize", "train", "evaluate", "register")
 WEEKS = 12
 # Runs a command and prints the peak RSS (KiB) of the largest process it waited for.
@@ -44,10 +45,7 @@ MEASURE = (
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
-    env["MLOPS_TEMPLATE_LOG_LEVEL"] = "WARNING"
-    return env
+    return project_env()
 
 
 def timed(cwd: Path, *command: str) -> tuple[float, float]:
@@ -64,22 +62,7 @@ def timed(cwd: Path, *command: str) -> tuple[float, float]:
 
 def workspace(root: Path, name: str) -> Path:
     """A fresh git repository with the project's tracked and untracked-unignored files."""
-    target = root / name
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split("\0")
-    for entry in filter(None, listed):
-        if (REPO / entry).is_file():
-            (target / entry).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / entry, target / entry)
-    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
-    for command in (["git", "init", "-q"], ["git", "add", "-A"], [*git, "commit", "-qm", "bench"]):
-        subprocess.run(command, cwd=target, check=True, capture_output=True)
-    return target
+    return copy_project(root / name)
 
 
 def run_stages(ws: Path) -> dict[str, dict[str, float]]:

@@ -7,74 +7,43 @@ clone reproduced the committed dvc.lock, metrics, plots and model card byte for 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.workspace import copy_project, digest, offline_prefix, project_env
 
 pytestmark = pytest.mark.slow
 
-VENV_BIN = Path(sys.executable).parent
-
 
 def _offline_prefix() -> list[str]:
-    """Run commands in a network namespace with no network, where the machine allows it."""
-    unshare = shutil.which("unshare")
-    if unshare and subprocess.run([unshare, "-n", "true"], capture_output=True, check=False).returncode == 0:
-        return [unshare, "-n"]
-    if os.environ.get("CI") == "true":
+    prefix = offline_prefix()
+    if not prefix and os.environ.get("CI") == "true":
         pytest.fail("CI must prove the pipeline runs offline, but `unshare -n` is not permitted here")
-    return []
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
-    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
-    env["MLOPS_TEMPLATE_LOG_LEVEL"] = "WARNING"
-    return env
+    return prefix
 
 
 def _run(cwd: Path, *args: str, offline: bool = True, check: bool = True) -> subprocess.CompletedProcess[str]:
     prefix = _offline_prefix() if offline else []
-    found = subprocess.run([*prefix, *args], cwd=cwd, env=_env(), capture_output=True, text=True, check=False)
+    found = subprocess.run([*prefix, *args], cwd=cwd, env=project_env(), capture_output=True, text=True, check=False)
     if check and found.returncode != 0:
         pytest.fail(f"{' '.join(args)} exited {found.returncode}:\n{found.stdout}\n{found.stderr}")
     return found
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+_digest = digest
 
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh clone of the working tree, with `dvc pull data.dvc && dvc repro` run offline."""
-    target = tmp_path_factory.mktemp("clone") / "repo"
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split("\0")
-    for name in filter(None, listed):
-        source = REPO / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
-    _run(target, "git", "init", "-q", offline=False)
-    _run(target, "git", "add", "-A", offline=False)
-    _run(target, *git, "commit", "-qm", "clone", offline=False)
+    target = copy_project(tmp_path_factory.mktemp("clone") / "repo")
     _run(target, "dvc", "pull", "data.dvc")
     _run(target, "dvc", "repro")
     return target
