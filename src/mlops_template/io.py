@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import joblib
 import pandas as pd
+
+from mlops_template.errors import StageInputError
 
 
 @contextmanager
@@ -50,6 +52,19 @@ def write_json(target: Path, payload: Any) -> Path:
 
 def read_json(source: Path) -> Any:
     return json.loads(source.read_text(encoding="utf-8"))
+
+
+def read_parquet_artifact(path: Path, columns: Iterable[str], stage: str) -> pd.DataFrame:
+    """A table that `stage` writes; a clear error if it is missing or not what that stage writes."""
+    if not path.is_file():
+        msg = f"{path}: not found (run the {stage} stage first: `dvc repro {stage}`)"
+        raise StageInputError(msg)
+    frame = pd.read_parquet(path)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        msg = f"{path}: missing column(s) {missing}; it was not written by this version of {stage}"
+        raise StageInputError(msg)
+    return frame
 
 
 def write_parquet(target: Path, frame: pd.DataFrame) -> Path:

@@ -23,6 +23,11 @@ def _pipeline(params: Params, data_dir: Path, root: Path) -> dict[str, Any]:
     ingest.run(params, data_dir, root / "artifacts/ingest", root / "reports/data_quality.json")
     featurize.run(params, root / "artifacts/ingest", root / "artifacts/features")
     train.run(params, root / "artifacts/features", root / "artifacts/ingest/weeks.json", root / "models/model.joblib")
+    return _evaluate(params, root)
+
+
+def _evaluate(params: Params, root: Path) -> dict[str, Any]:
+    """The evaluate stage on a project laid out as dvc.yaml lays it out under `root`."""
     return evaluate.run(
         params,
         model_path=root / "models/model.joblib",
@@ -140,14 +145,7 @@ def test_unknown_slice_column_is_named(trained: Path) -> None:
     raw = small_params_dict()
     raw["evaluate"]["slices"] = ["channel", "colour"]
     with pytest.raises(StageInputError, match=r"evaluate.slices: unknown column\(s\) \['colour'\]"):
-        evaluate.run(
-            parse_params(raw),
-            model_path=trained / "models/model.joblib",
-            ingest_dir=trained / "artifacts/ingest",
-            data_dvc=trained / "data.dvc",
-            quality_path=trained / "reports/data_quality.json",
-            reports_dir=trained / "reports",
-        )
+        _evaluate(parse_params(raw), trained)
 
 
 def test_register_logs_one_mlflow_run_and_registers_a_version(
@@ -160,6 +158,8 @@ def test_register_logs_one_mlflow_run_and_registers_a_version(
     store.mkdir()
     uri = f"sqlite:///{store / 'mlruns.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.delenv("MLFLOW_DISABLE_TELEMETRY", raising=False)
+    monkeypatch.delenv("DO_NOT_TRACK", raising=False)
     monkeypatch.chdir(tmp_path)
     raw = small_params_dict()
     raw["tracking"]["enabled"] = True
@@ -167,14 +167,7 @@ def test_register_logs_one_mlflow_run_and_registers_a_version(
     (trained / "data.dvc").write_text(
         "outs:\n- md5: abc123.dir\n  size: 1\n  nfiles: 5\n  path: data\n", encoding="utf-8"
     )
-    evaluate.run(
-        params,
-        model_path=trained / "models/model.joblib",
-        ingest_dir=trained / "artifacts/ingest",
-        data_dvc=trained / "data.dvc",
-        quality_path=trained / "reports/data_quality.json",
-        reports_dir=trained / "reports",
-    )
+    _evaluate(params, trained)
     for _ in range(2):
         record = register.run(params, trained / "models/model.joblib", trained / "reports", trained / "registered.json")
     client = MlflowClient(tracking_uri=uri)
@@ -198,6 +191,9 @@ def test_register_logs_one_mlflow_run_and_registers_a_version(
     bundle = joblib.load(trained / "models/model.joblib")
     np.testing.assert_allclose(loaded.predict_proba(test)[:, 1], bundle.predict_proba(test))
     assert not (tmp_path / "mlruns").exists()  # nothing written where it was not asked to be
+    from mlflow.telemetry.utils import is_telemetry_disabled  # noqa: PLC0415
+
+    assert is_telemetry_disabled()  # opted out without the user having to know
     assert record == io.read_json(trained / "registered.json")
     assert record["data_version"] == "abc123.dir"
     assert record["logged"] is True

@@ -13,7 +13,6 @@ from mlops_template import io
 from mlops_template.config import FeaturizeParams, Params
 from mlops_template.data import schema
 from mlops_template.entrypoint import stage_main
-from mlops_template.errors import StageInputError
 from mlops_template.features import build_transformer
 from mlops_template.stages.ingest import SPLITS
 
@@ -22,15 +21,7 @@ logger = logging.getLogger(__name__)
 
 def read_split(path: Path) -> pd.DataFrame:
     """A split written by ingest; a clear error if it is missing or not one."""
-    if not path.is_file():
-        msg = f"{path}: not found (run the ingest stage first: `dvc repro ingest`)"
-        raise StageInputError(msg)
-    frame = pd.read_parquet(path)
-    missing = [c for c in schema.COLUMNS if c not in frame.columns]
-    if missing:
-        msg = f"{path}: missing column(s) {missing}; it was not written by this version of ingest"
-        raise StageInputError(msg)
-    return frame
+    return io.read_parquet_artifact(path, schema.COLUMNS, "ingest")
 
 
 def fit_transform(params: FeaturizeParams, splits: dict[str, pd.DataFrame]) -> tuple[Pipeline, dict[str, pd.DataFrame]]:

@@ -23,14 +23,7 @@ logger = logging.getLogger(__name__)
 
 
 def _read_features(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        msg = f"{path}: not found (run the featurize stage first: `dvc repro featurize`)"
-        raise StageInputError(msg)
-    frame = pd.read_parquet(path)
-    if schema.LABEL not in frame.columns:
-        msg = f"{path}: no {schema.LABEL!r} column; it was not written by featurize"
-        raise StageInputError(msg)
-    return frame
+    return io.read_parquet_artifact(path, [schema.LABEL], "featurize")
 
 
 def _split_xy(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
