@@ -29,6 +29,32 @@ class TrackingError(MlopsTemplateError):
     """The tracking store refused or could not be reached."""
 
 
+# MLflow messages that are expected here and say nothing actionable: we log with cloudpickle on
+# purpose (like the DVC artifact), uv environments have no pip, and we pass requirements explicitly.
+KNOWN_NOISE = {
+    "mlflow.sklearn": "Saving scikit-learn models in the pickle or cloudpickle format",
+    "mlflow.utils.environment": "Failed to resolve installed pip version",
+    "mlflow.utils.uv_utils": "Detected uv project",
+}
+
+
+class _DropKnownNoise(logging.Filter):
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.prefix)
+
+
+def quiet_known_noise() -> None:
+    """Drop exactly the messages in KNOWN_NOISE; every other MLflow warning still shows."""
+    for name, prefix in KNOWN_NOISE.items():
+        target = logging.getLogger(name)
+        if not any(isinstance(f, _DropKnownNoise) for f in target.filters):
+            target.addFilter(_DropKnownNoise(prefix))
+
+
 def flatten(payload: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """{"a": {"b": 1}} -> {"a.b": 1}; lists become comma-separated strings."""
     flat: dict[str, Any] = {}
@@ -80,6 +106,7 @@ def log_run(
     import mlflow.sklearn  # noqa: PLC0415
     from mlflow.exceptions import MlflowException  # noqa: PLC0415
 
+    quiet_known_noise()
     settings = settings or Settings()
     uri = settings.tracking_uri(root)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_template import io
+from mlops_template import io, tracking
 from mlops_template.config import Params, parse_params
 from mlops_template.data import schema
 from mlops_template.errors import StageInputError
@@ -24,6 +25,15 @@ def _pipeline(params: Params, data_dir: Path, root: Path) -> dict[str, Any]:
     featurize.run(params, root / "artifacts/ingest", root / "artifacts/features")
     train.run(params, root / "artifacts/features", root / "artifacts/ingest/weeks.json", root / "models/model.joblib")
     return _evaluate(params, root)
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 def _evaluate(params: Params, root: Path) -> dict[str, Any]:
@@ -168,6 +178,10 @@ def test_register_logs_one_mlflow_run_and_registers_a_version(
         "outs:\n- md5: abc123.dir\n  size: 1\n  nfiles: 5\n  path: data\n", encoding="utf-8"
     )
     _evaluate(params, trained)
+    heard = _Collect()
+    for name in tracking.KNOWN_NOISE:  # MLflow's loggers do not propagate: listen on each directly
+        logging.getLogger(name).addHandler(heard)
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.INFO)
     for _ in range(2):
         record = register.run(params, trained / "models/model.joblib", trained / "reports", trained / "registered.json")
     client = MlflowClient(tracking_uri=uri)
@@ -194,6 +208,9 @@ def test_register_logs_one_mlflow_run_and_registers_a_version(
     from mlflow.telemetry.utils import is_telemetry_disabled  # noqa: PLC0415
 
     assert is_telemetry_disabled()  # opted out without the user having to know
+    for name in tracking.KNOWN_NOISE:
+        logging.getLogger(name).removeHandler(heard)
+    assert not [m for m in heard.messages if m.startswith(tuple(tracking.KNOWN_NOISE.values()))]
     assert record == io.read_json(trained / "registered.json")
     assert record["data_version"] == "abc123.dir"
     assert record["logged"] is True

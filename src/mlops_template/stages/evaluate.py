@@ -29,7 +29,7 @@ from mlops_template.metrics import (
 from mlops_template.model import ModelBundle
 from mlops_template.stages.featurize import read_split
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("mlops_template.stages.evaluate")  # not __main__ under python -m
 
 
 def load_bundle(path: Path) -> ModelBundle:

@@ -16,7 +16,7 @@ from mlops_template.entrypoint import stage_main
 from mlops_template.features import build_transformer
 from mlops_template.stages.ingest import SPLITS
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("mlops_template.stages.featurize")  # not __main__ under python -m
 
 
 def read_split(path: Path) -> pd.DataFrame:

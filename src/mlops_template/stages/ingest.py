@@ -22,7 +22,7 @@ from mlops_template.data.weeks import week_of
 from mlops_template.entrypoint import stage_main
 from mlops_template.errors import DataContractError
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("mlops_template.stages.ingest")  # not __main__ under python -m
 
 SPLITS = ("train", "valid", "test")
 

@@ -21,7 +21,7 @@ from mlops_template.entrypoint import stage_main
 from mlops_template.errors import StageInputError
 from mlops_template.stages.evaluate import load_bundle
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("mlops_template.stages.register")  # not __main__ under python -m
 
 
 def _read_report(path: Path) -> Any:

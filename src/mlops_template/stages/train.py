@@ -19,7 +19,7 @@ from mlops_template.errors import StageInputError
 from mlops_template.metrics import classification_metrics
 from mlops_template.model import ModelBundle, build_classifier, choose_threshold
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("mlops_template.stages.train")  # not __main__ under python -m
 
 
 def _read_features(path: Path) -> pd.DataFrame:
