@@ -54,12 +54,17 @@ def read_json(source: Path) -> Any:
     return json.loads(source.read_text(encoding="utf-8"))
 
 
-def read_parquet_artifact(path: Path, columns: Iterable[str], stage: str) -> pd.DataFrame:
-    """A table that `stage` writes; a clear error if it is missing or not what that stage writes."""
+def require_artifact(path: Path, stage: str) -> Path:
+    """`path`, which `stage` writes; a clear error naming the stage to run if it is missing."""
     if not path.is_file():
         msg = f"{path}: not found (run the {stage} stage first: `dvc repro {stage}`)"
         raise StageInputError(msg)
-    frame = pd.read_parquet(path)
+    return path
+
+
+def read_parquet_artifact(path: Path, columns: Iterable[str], stage: str) -> pd.DataFrame:
+    """A table that `stage` writes; a clear error if it is missing or not what that stage writes."""
+    frame = pd.read_parquet(require_artifact(path, stage))
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         msg = f"{path}: missing column(s) {missing}; it was not written by this version of {stage}"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import joblib
 import numpy as np
 import pandas as pd
 from sklearn.base import ClassifierMixin
@@ -13,6 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_curve
 from sklearn.pipeline import Pipeline
 
+from mlops_template import io
 from mlops_template.config import (
     FixedRule,
     HistGradientBoostingParams,
@@ -41,6 +44,15 @@ class ModelBundle:
     def predict_proba(self, rows: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of fraud for each raw contract row."""
         return np.asarray(self.pipeline.predict_proba(rows)[:, 1], dtype=float)
+
+
+def load_bundle(path: Path) -> ModelBundle:
+    """The model that `train` wrote; a clear error if it is missing or something else."""
+    bundle = joblib.load(io.require_artifact(path, "train"))
+    if not isinstance(bundle, ModelBundle):
+        msg = f"{path}: holds a {type(bundle).__name__}, not a ModelBundle written by train"
+        raise StageInputError(msg)
+    return bundle
 
 
 def build_classifier(params: TrainParams, seed: int) -> ClassifierMixin:

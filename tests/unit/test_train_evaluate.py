@@ -15,7 +15,7 @@ from mlops_template import io, tracking
 from mlops_template.config import Params, parse_params
 from mlops_template.data import schema
 from mlops_template.errors import StageInputError
-from mlops_template.model import ModelBundle
+from mlops_template.model import ModelBundle, load_bundle
 from mlops_template.stages import evaluate, featurize, ingest, register, train
 from tests.conftest import small_params_dict
 
@@ -131,14 +131,14 @@ def test_missing_inputs_say_which_stage_to_run(small_params: Params, tmp_path: P
     with pytest.raises(StageInputError, match="run the featurize stage first"):
         train.run(small_params, tmp_path / "nothing", tmp_path / "weeks.json", tmp_path / "model.joblib")
     with pytest.raises(StageInputError, match="run the train stage first"):
-        evaluate.load_bundle(tmp_path / "model.joblib")
+        load_bundle(tmp_path / "model.joblib")
 
 
 def test_a_foreign_model_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "model.joblib"
     joblib.dump({"not": "a bundle"}, path)
     with pytest.raises(StageInputError, match="holds a dict, not a ModelBundle"):
-        evaluate.load_bundle(path)
+        load_bundle(path)
 
 
 def test_one_class_training_data_is_refused(trained: Path, small_params: Params) -> None:

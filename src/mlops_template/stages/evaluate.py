@@ -7,7 +7,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 from sklearn.inspection import permutation_importance
@@ -26,21 +25,10 @@ from mlops_template.metrics import (
     roc_points,
     slice_metrics,
 )
-from mlops_template.model import ModelBundle
+from mlops_template.model import ModelBundle, load_bundle
 from mlops_template.stages.featurize import read_split
 
 logger = logging.getLogger("mlops_template.stages.evaluate")  # not __main__ under python -m
-
-
-def load_bundle(path: Path) -> ModelBundle:
-    if not path.is_file():
-        msg = f"{path}: not found (run the train stage first: `dvc repro train`)"
-        raise StageInputError(msg)
-    bundle = joblib.load(path)
-    if not isinstance(bundle, ModelBundle):
-        msg = f"{path}: holds a {type(bundle).__name__}, not a ModelBundle written by train"
-        raise StageInputError(msg)
-    return bundle
 
 
 def feature_importance(bundle: ModelBundle, test: pd.DataFrame, params: EvaluateParams, seed: int) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -88,7 +88,7 @@ def ingest(params: IngestParams, raw: pd.DataFrame) -> Ingested:
     if result.rejected_share > params.max_rejected_share:
         return ingested
     splits, weeks = split_by_time(result.valid, params)
-    return Ingested(splits, weeks, ingested.rejected, rows_read, ingested.duplicates_dropped)
+    return replace(ingested, splits=splits, weeks=weeks)
 
 
 def _reason_counts(rejected: pd.DataFrame) -> dict[str, int]:
@@ -113,9 +113,9 @@ def quality_summary(result: Ingested) -> dict[str, object]:
     return summary
 
 
-def _quarantine_report(result: Ingested, params: IngestParams, passed: bool) -> str:
+def _quarantine_report(result: Ingested, summary: dict[str, object], params: IngestParams, passed: bool) -> str:
     counts = _reason_counts(result.rejected)
-    share = quality_summary(result)["rejected_share"]
+    share = summary["rejected_share"]
     lines = [
         "# Ingest quarantine",
         "",
@@ -140,14 +140,15 @@ def run(params: Params, data_dir: Path, out_dir: Path, quality_path: Path) -> In
     raw = load_raw(data_dir)
     result = ingest(params.ingest, raw)
     passed = bool(result.splits)
+    summary = quality_summary(result)
     quarantine = out_dir / "quarantine"
     io.write_csv(quarantine / "rejected.csv", result.rejected)
-    io.write_text(quarantine / "report.md", _quarantine_report(result, params.ingest, passed))
+    io.write_text(quarantine / "report.md", _quarantine_report(result, summary, params.ingest, passed))
     if not passed:
         counts = sorted(_reason_counts(result.rejected).items(), key=lambda kv: -kv[1])[:3]
         msg = (
             f"{len(result.rejected)} of {result.rows_read - result.duplicates_dropped} rows break the contract "
-            f"({quality_summary(result)['rejected_share']:.2%}), above ingest.max_rejected_share="
+            f"({summary['rejected_share']:.2%}), above ingest.max_rejected_share="
             f"{params.ingest.max_rejected_share:.2%}; most common: "
             + ", ".join(f"{rule} x{count}" for rule, count in counts)
             + f"; see {quarantine / 'report.md'}. Previous outputs were left unchanged."
@@ -156,7 +157,7 @@ def run(params: Params, data_dir: Path, out_dir: Path, quality_path: Path) -> In
     for name in SPLITS:
         io.write_parquet(out_dir / f"{name}.parquet", result.splits[name])
     io.write_json(out_dir / "weeks.json", result.weeks)
-    io.write_json(quality_path, quality_summary(result))
+    io.write_json(quality_path, summary)
     logger.info(
         "ingested %d rows: %s; %d rejected, %d duplicates dropped",
         result.rows_read,

@@ -18,16 +18,13 @@ from typing import Any
 from mlops_template import io, tracking
 from mlops_template.config import Params, find_project_root
 from mlops_template.entrypoint import stage_main
-from mlops_template.errors import StageInputError
-from mlops_template.stages.evaluate import load_bundle
+from mlops_template.model import load_bundle
 
 logger = logging.getLogger("mlops_template.stages.register")  # not __main__ under python -m
 
 
 def _read_report(path: Path) -> Any:
-    if not path.is_file():
-        msg = f"{path}: not found (run the evaluate stage first: `dvc repro evaluate`)"
-        raise StageInputError(msg)
+    io.require_artifact(path, "evaluate")
     return io.read_json(path) if path.suffix == ".json" else path.read_text(encoding="utf-8")
 
 

@@ -62,11 +62,7 @@ def train(
 
 
 def run(params: Params, features_dir: Path, weeks_path: Path, model_path: Path) -> ModelBundle:
-    transformer_path = features_dir / "transformer.joblib"
-    if not transformer_path.is_file():
-        msg = f"{transformer_path}: not found (run the featurize stage first: `dvc repro featurize`)"
-        raise StageInputError(msg)
-    transformer = joblib.load(transformer_path)
+    transformer = joblib.load(io.require_artifact(features_dir / "transformer.joblib", "featurize"))
     weeks = io.read_json(weeks_path)["train"] if weeks_path.is_file() else []
     bundle = train(
         params,
