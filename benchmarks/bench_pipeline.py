@@ -44,15 +44,16 @@ MEASURE = (
 )
 
 
-def _env() -> dict[str, str]:
-    return project_env()
-
-
 def timed(cwd: Path, *command: str) -> tuple[float, float]:
     """Run `command` in `cwd`; return (seconds, peak MiB)."""
     start = time.perf_counter()
     found = subprocess.run(
-        [sys.executable, "-c", MEASURE, *command], cwd=cwd, env=_env(), capture_output=True, text=True, check=False
+        [sys.executable, "-c", MEASURE, *command],
+        cwd=cwd,
+        env=project_env(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     seconds = time.perf_counter() - start
     if found.returncode != 0:
@@ -92,7 +93,7 @@ def dvc_floor(root: Path, repeats: int) -> float:
     ws = root / "floor"
     ws.mkdir()
     subprocess.run(["git", "init", "-q"], cwd=ws, check=True)
-    subprocess.run([VENV_BIN / "dvc", "init", "-q"], cwd=ws, check=True, env=_env())
+    subprocess.run([VENV_BIN / "dvc", "init", "-q"], cwd=ws, check=True, env=project_env())
     (ws / "input.txt").write_text("x\n", encoding="utf-8")
     stage = {"stages": {"copy": {"cmd": "cp input.txt output.txt", "deps": ["input.txt"], "outs": ["output.txt"]}}}
     (ws / "dvc.yaml").write_text(yaml.safe_dump(stage), encoding="utf-8")

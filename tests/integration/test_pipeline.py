@@ -37,9 +37,6 @@ def _run(cwd: Path, *args: str, offline: bool = True, check: bool = True) -> sub
     return found
 
 
-_digest = digest
-
-
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh clone of the working tree, with `dvc pull data.dvc && dvc repro` run offline."""
@@ -86,9 +83,9 @@ def test_noop_repro_runs_nothing(clone: Path) -> None:
 
 
 def test_a_bad_batch_fails_clearly_and_loses_nothing(clone: Path) -> None:
-    model = _digest(clone / "models/model.joblib")
-    lock = _digest(clone / "dvc.lock")
-    splits = {n: _digest(clone / f"artifacts/ingest/{n}.parquet") for n in ("train", "valid", "test")}
+    model = digest(clone / "models/model.joblib")
+    lock = digest(clone / "dvc.lock")
+    splits = {n: digest(clone / f"artifacts/ingest/{n}.parquet") for n in ("train", "valid", "test")}
     latest = sorted((clone / "data").glob("*.csv"))[-1]
     bad = pd.read_csv(latest, dtype=str)
     bad["transaction_id"] = "bad-" + bad["transaction_id"]
@@ -101,9 +98,9 @@ def test_a_bad_batch_fails_clearly_and_loses_nothing(clone: Path) -> None:
         assert "error: ingest:" in found.stderr
         assert "above ingest.max_rejected_share=1.00%" in found.stderr
         assert "channel: one of ['pos', 'online', 'atm']" in found.stderr
-        assert _digest(clone / "models/model.joblib") == model  # the last good model
-        assert _digest(clone / "dvc.lock") == lock
-        assert splits == {n: _digest(clone / f"artifacts/ingest/{n}.parquet") for n in splits}  # the last good data
+        assert digest(clone / "models/model.joblib") == model  # the last good model
+        assert digest(clone / "dvc.lock") == lock
+        assert splits == {n: digest(clone / f"artifacts/ingest/{n}.parquet") for n in splits}  # the last good data
         assert (clone / "reports/data_quality.json").is_file()
         report = (clone / "artifacts/ingest/quarantine/report.md").read_text(encoding="utf-8")
         assert "FAILED" in report  # explains the failure
@@ -119,13 +116,13 @@ def test_a_bad_batch_fails_clearly_and_loses_nothing(clone: Path) -> None:
 def test_bad_params_fail_with_the_key_path_and_lose_nothing(clone: Path) -> None:
     params = clone / "params.yaml"
     original = params.read_text(encoding="utf-8")
-    model = _digest(clone / "models/model.joblib")
+    model = digest(clone / "models/model.joblib")
     params.write_text(original.replace("learning_rate: 0.05", "learning_rate: -0.05"), encoding="utf-8")
     try:
         found = _run(clone, "dvc", "repro", check=False)
         assert found.returncode != 0
         assert "train.model.hist_gradient_boosting.learning_rate: Input should be greater than 0" in found.stderr
-        assert _digest(clone / "models/model.joblib") == model
+        assert digest(clone / "models/model.joblib") == model
     finally:
         params.write_text(original, encoding="utf-8")
     assert "up to date" in _run(clone, "dvc", "status").stdout
