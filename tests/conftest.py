@@ -60,3 +60,36 @@ def write_params(path: Path, raw: dict[str, Any]) -> Path:
 
 def contract_columns() -> list[str]:
     return list(schema.COLUMNS)
+
+
+def build_served_artifact(root: Path, raw_params: dict[str, Any] | None = None) -> Path:
+    """Train a small model under `root` as dvc.yaml lays it out, export it and evaluate it.
+
+    Returns the served directory (model.onnx, contract.json, served.json) with the model card beside
+    it as `model_card.json`, the way the image carries it.
+    """
+    from mlops_template.stages import evaluate, export, featurize, ingest, train  # noqa: PLC0415
+
+    params = parse_params(raw_params or small_params_dict())
+    generate_history(params, root / "data", weeks=5)
+    ingest.run(params, root / "data", root / "artifacts/ingest", root / "reports/data_quality.json")
+    featurize.run(params, root / "artifacts/ingest", root / "artifacts/features")
+    train.run(params, root / "artifacts/features", root / "artifacts/ingest/weeks.json", root / "models/model.joblib")
+    served = root / "models/served"
+    export.run(params, root / "models/model.joblib", root / "artifacts/ingest", served, root / "reports/export.json")
+    evaluate.run(
+        params,
+        served_dir=served,
+        ingest_dir=root / "artifacts/ingest",
+        data_dvc=root / "data.dvc",
+        quality_path=root / "reports/data_quality.json",
+        reports_dir=root / "reports",
+    )
+    (served / "model_card.json").write_bytes((root / "reports/model_card.json").read_bytes())
+    return served
+
+
+@pytest.fixture(scope="session")
+def served_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small trained, exported and evaluated model, shared by the session (treat it as read-only)."""
+    return build_served_artifact(tmp_path_factory.mktemp("served-project"))

@@ -19,6 +19,23 @@ from mlops_template.data import schema
 TIME_FEATURES = ("hour_sin", "hour_cos", "is_night", "is_weekend")
 NIGHT_ENDS_HOUR = 6
 SATURDAY = 5
+MINUTES_PER_DAY = 1440
+
+
+def _minute_of_day_table() -> np.ndarray:
+    """(hour_sin, hour_cos, is_night) for each minute of the day: [1440, 3].
+
+    A table, not sin/cos at run time: the served ONNX graph looks the same rows up, so training and
+    serving get bit-identical features (two sin implementations can differ in the last bit, and a tree
+    threshold can sit exactly on a training value).
+    """
+    minute = np.arange(MINUTES_PER_DAY)
+    hour = minute // 60 + (minute % 60) / 60.0
+    angle = 2 * np.pi * hour / 24.0
+    return np.stack([np.sin(angle), np.cos(angle), (hour < NIGHT_ENDS_HOUR).astype("float64")], axis=1)
+
+
+MINUTE_OF_DAY_TABLE = _minute_of_day_table()
 INPUT_COLUMNS: tuple[str, ...] = tuple(c for c in schema.COLUMNS if c not in schema.NON_FEATURES)
 
 
@@ -34,19 +51,30 @@ def model_inputs(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def time_features(timestamps: pd.DataFrame) -> pd.DataFrame:
-    """Cyclic hour of day, night and weekend flags from the UTC timestamp."""
+    """Cyclic hour of day (to the minute), night and weekend flags from the UTC timestamp."""
     ts = pd.to_datetime(timestamps[schema.TIMESTAMP], utc=True)
-    hour = ts.dt.hour + ts.dt.minute / 60.0
-    angle = 2 * np.pi * hour / 24.0
+    minute = (ts.dt.hour * 60 + ts.dt.minute).to_numpy(dtype="int64")
+    by_minute = MINUTE_OF_DAY_TABLE[minute]
     return pd.DataFrame(
         {
-            "hour_sin": np.sin(angle),
-            "hour_cos": np.cos(angle),
-            "is_night": (hour < NIGHT_ENDS_HOUR).astype("float64"),
-            "is_weekend": (ts.dt.day_of_week >= SATURDAY).astype("float64"),
+            "hour_sin": by_minute[:, 0],
+            "hour_cos": by_minute[:, 1],
+            "is_night": by_minute[:, 2],
+            "is_weekend": (ts.dt.day_of_week >= SATURDAY).astype("float64").to_numpy(),
         },
         index=timestamps.index,
     )
+
+
+def log1p_float32(values: pd.DataFrame) -> pd.DataFrame:
+    """log(1 + x), rounded to float32 precision.
+
+    The served graph's `Log` and numpy's `log1p` may differ in the last bits of a float64; rounded to
+    float32 they agree (unless a value sits within 1e-16 of a float32 rounding boundary, which the
+    export stage's parity check would catch), and float32 keeps 7 significant digits of the log.
+    """
+    logged = np.log1p(values.to_numpy(dtype="float64")).astype("float32").astype("float64")
+    return pd.DataFrame(logged, index=values.index, columns=values.columns)
 
 
 def _time_feature_names(_transformer: object, _names: object) -> list[str]:
@@ -67,7 +95,7 @@ def build_transformer(params: FeaturizeParams) -> Pipeline:
                 "amount",
                 Pipeline(
                     [
-                        ("log", FunctionTransformer(np.log1p, feature_names_out="one-to-one")),
+                        ("log", FunctionTransformer(log1p_float32, feature_names_out="one-to-one")),
                         ("scale", StandardScaler()),
                     ]
                 ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -82,3 +83,21 @@ def write_csv(target: Path, frame: pd.DataFrame) -> Path:
 
 def write_joblib(target: Path, payload: object) -> Path:
     return _write(target, lambda p: joblib.dump(payload, p, compress=3))
+
+
+@contextmanager
+def atomic_dir(target: Path) -> Iterator[Path]:
+    """Yield a temporary directory beside `target`; swap it in for `target` only if the block succeeds."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    previous = target.with_name(f".{target.name}.previous")
+    try:
+        yield temporary
+        temporary.chmod(0o755)
+        shutil.rmtree(previous, ignore_errors=True)
+        if target.exists():
+            target.replace(previous)
+        temporary.replace(target)
+        shutil.rmtree(previous, ignore_errors=True)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)

@@ -17,9 +17,9 @@ import yaml
 
 from mlops_template.config import Params
 from mlops_template.data import schema
-from mlops_template.model import ModelBundle
+from mlops_template.serving.artifact import ServedModel
 
-LIBRARIES = ("mlops-template", "scikit-learn", "pandas", "numpy", "pandera", "pyarrow", "joblib")
+LIBRARIES = ("mlops-template", "scikit-learn", "pandas", "numpy", "pandera", "pyarrow", "joblib", "onnx", "onnxruntime")
 
 INTENDED_USE = (
     "Scores card transactions for fraud risk so that analysts review the riskiest first. "
@@ -67,7 +67,7 @@ def contract_summary() -> list[dict[str, Any]]:
 
 def build(
     params: Params,
-    bundle: ModelBundle,
+    served: ServedModel,
     *,
     metrics: dict[str, Any],
     slices: dict[str, Any],
@@ -80,17 +80,23 @@ def build(
             "name": params.tracking.registered_model,
             "estimator": params.train.model.model_dump(),
             "calibration": params.train.calibration.model_dump(),
-            "threshold": bundle.threshold,
+            "threshold": served.threshold,
             "threshold_rule": params.train.threshold.model_dump(),
             "inputs": "raw rows of the data contract (see schema)",
-            "output": "calibrated probability that the transaction is fraud",
+            "output": f"calibrated probability that the {schema.ROW_NOUN} is {schema.POSITIVE_CLASS}",
+        },
+        "served": {
+            "version": served.version,
+            "format": "ONNX (float64 features and trees), run by onnxruntime; evaluated as served",
+            "files": served.metadata["files"],
+            "explain_method": served.EXPLAIN_METHOD,
         },
         "intended_use": INTENDED_USE,
         "limitations": list(LIMITATIONS),
         "data": {"version": data, "weeks": weeks, "quality": quality},
         "metrics": metrics,
         "slices": slices,
-        "validation": bundle.validation,
+        "validation": served.metadata["validation"],
         "params": params.model_dump(mode="json"),
         "schema": contract_summary(),
         "environment": library_versions(),
@@ -117,6 +123,11 @@ def render_markdown(card: dict[str, Any]) -> str:
             f"**Estimator:** {model['estimator']['kind']} with {model['calibration']['method']} calibration "
             f"({model['calibration']['folds']} folds). **Threshold:** {model['threshold']:.4f} "
             f"(rule `{model['threshold_rule']['rule']}`)."
+        ),
+        "",
+        (
+            f"**Served artifact:** version `{card['served']['version']}` (ONNX, evaluated exactly as the API "
+            f"serves it). **Explanations:** {card['served']['explain_method']}."
         ),
         "",
         f"**Intended use.** {card['intended_use']}",

@@ -25,6 +25,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 MODEL_REQUIREMENTS = ("scikit-learn", "pandas", "numpy", "pandera", "pyarrow", "pydantic", "pyyaml")
 
 
+SERVED_ARTIFACT_PATH = "served"  # the run's artifact folder holding the exported model
+
+
 class TrackingError(MlopsTemplateError):
     """The tracking store refused or could not be reached."""
 
@@ -97,6 +100,7 @@ def log_run(
     card: dict[str, Any],
     card_markdown: str,
     root: Path,
+    served_dir: Path | None = None,
     settings: Settings | None = None,
 ) -> str:
     """Log params, metrics, card and model as one run; register a model version. Returns the run id."""
@@ -134,6 +138,9 @@ def log_run(
             logged_card = {**card, "run": {"mlflow_run_id": run.info.run_id, **tags}}
             mlflow.log_dict(logged_card, "model_card.json")
             mlflow.log_text(card_markdown, "model_card.md")
+            if served_dir is not None:
+                # The served artifact (ONNX + contract + hashes), what an image build fetches by alias.
+                mlflow.log_artifacts(str(served_dir), SERVED_ARTIFACT_PATH)
             info = mlflow.sklearn.log_model(
                 bundle.pipeline,
                 name="model",
@@ -142,7 +149,11 @@ def log_run(
                 serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
                 code_paths=[str(PACKAGE_DIR)],
                 registered_model_name=params.tracking.registered_model,
-                metadata={"threshold": bundle.threshold, "threshold_rule": bundle.threshold_rule},
+                metadata={
+                    "threshold": bundle.threshold,
+                    "threshold_rule": bundle.threshold_rule,
+                    "served_artifact": SERVED_ARTIFACT_PATH,
+                },
             )
             run_id: str = run.info.run_id
     except MlflowException as exc:

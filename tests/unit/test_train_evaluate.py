@@ -16,7 +16,7 @@ from mlops_template.config import Params, parse_params
 from mlops_template.data import schema
 from mlops_template.errors import StageInputError
 from mlops_template.model import ModelBundle, load_bundle
-from mlops_template.stages import evaluate, featurize, ingest, register, train
+from mlops_template.stages import evaluate, export, featurize, ingest, register, train
 from tests.conftest import small_params_dict
 
 
@@ -24,6 +24,13 @@ def _pipeline(params: Params, data_dir: Path, root: Path) -> dict[str, Any]:
     ingest.run(params, data_dir, root / "artifacts/ingest", root / "reports/data_quality.json")
     featurize.run(params, root / "artifacts/ingest", root / "artifacts/features")
     train.run(params, root / "artifacts/features", root / "artifacts/ingest/weeks.json", root / "models/model.joblib")
+    export.run(
+        params,
+        root / "models/model.joblib",
+        root / "artifacts/ingest",
+        root / "models/served",
+        root / "reports/export.json",
+    )
     return _evaluate(params, root)
 
 
@@ -40,7 +47,7 @@ def _evaluate(params: Params, root: Path) -> dict[str, Any]:
     """The evaluate stage on a project laid out as dvc.yaml lays it out under `root`."""
     return evaluate.run(
         params,
-        model_path=root / "models/model.joblib",
+        served_dir=root / "models/served",
         ingest_dir=root / "artifacts/ingest",
         data_dvc=root / "data.dvc",
         quality_path=root / "reports/data_quality.json",
@@ -183,7 +190,13 @@ def test_register_logs_one_mlflow_run_and_registers_a_version(
         logging.getLogger(name).addHandler(heard)
         monkeypatch.setattr(logging.getLogger(name), "level", logging.INFO)
     for _ in range(2):
-        record = register.run(params, trained / "models/model.joblib", trained / "reports", trained / "registered.json")
+        record = register.run(
+            params,
+            trained / "models/model.joblib",
+            trained / "models/served",
+            trained / "reports",
+            trained / "registered.json",
+        )
     client = MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name("fraud-detection")
     assert experiment is not None
@@ -214,13 +227,19 @@ def test_register_logs_one_mlflow_run_and_registers_a_version(
     assert record == io.read_json(trained / "registered.json")
     assert record["data_version"] == "abc123.dir"
     assert record["logged"] is True
-    assert set(record) == {"model_sha256", "data_version", "registered_model", "logged"}  # no run id: stable
+    assert set(record) == {"model_sha256", "served_version", "data_version", "registered_model", "logged"}  # stable
+    served_files = mlflow.artifacts.download_artifacts(f"runs:/{run.info.run_id}/{tracking.SERVED_ARTIFACT_PATH}")
+    assert (Path(served_files) / "served.json").read_bytes() == (trained / "models/served/served.json").read_bytes()
 
 
 def test_register_without_tracking_logs_nothing(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'never.db'}")
     record = register.run(
-        parse_params(small_params_dict()), trained / "models/model.joblib", trained / "reports", tmp_path / "r.json"
+        parse_params(small_params_dict()),
+        trained / "models/model.joblib",
+        trained / "models/served",
+        trained / "reports",
+        tmp_path / "r.json",
     )
     assert record["logged"] is False
     assert not (tmp_path / "never.db").exists()
@@ -228,4 +247,6 @@ def test_register_without_tracking_logs_nothing(trained: Path, tmp_path: Path, m
 
 def test_register_needs_evaluate_first(trained: Path, small_params: Params, tmp_path: Path) -> None:
     with pytest.raises(StageInputError, match=r"metrics.json: not found \(run the evaluate stage first"):
-        register.run(small_params, trained / "models/model.joblib", tmp_path, tmp_path / "r.json")
+        register.run(
+            small_params, trained / "models/model.joblib", trained / "models/served", tmp_path, tmp_path / "r.json"
+        )

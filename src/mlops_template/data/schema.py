@@ -19,6 +19,10 @@ from mlops_template.errors import DataContractError
 ID = "transaction_id"
 TIMESTAMP = "timestamp"
 LABEL = "is_fraud"
+# The task's words, used by the API, the model card and the reports.
+ROW_NOUN = "transaction"
+POSITIVE_CLASS = "fraud"  # LABEL == 1
+NEGATIVE_CLASS = "legit"  # LABEL == 0
 
 MERCHANT_CATEGORIES = (
     "grocery",

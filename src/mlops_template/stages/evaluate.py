@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.inspection import permutation_importance
+from sklearn.metrics import average_precision_score
 
 from mlops_template import io, model_card
 from mlops_template.config import EvaluateParams, Params
@@ -25,20 +26,40 @@ from mlops_template.metrics import (
     roc_points,
     slice_metrics,
 )
-from mlops_template.model import ModelBundle, load_bundle
+from mlops_template.onnx_export import graph_inputs
+from mlops_template.serving.artifact import ServedModel
 from mlops_template.stages.featurize import read_split
 
 logger = logging.getLogger("mlops_template.stages.evaluate")  # not __main__ under python -m
 
 
-def feature_importance(bundle: ModelBundle, test: pd.DataFrame, params: EvaluateParams, seed: int) -> pd.DataFrame:
+def served_scores(served: ServedModel, rows: pd.DataFrame) -> np.ndarray:
+    """The served artifact's probabilities for contract rows: the numbers the API would return."""
+    return served.predict_columns(graph_inputs(rows))
+
+
+class _Fitted:
+    """The served model as scikit-learn's permutation_importance expects an estimator (already fitted)."""
+
+    def __init__(self, served: ServedModel) -> None:
+        self.served = served
+
+    def fit(self, *_: object) -> _Fitted:
+        return self
+
+
+def _served_average_precision(estimator: _Fitted, rows: pd.DataFrame, labels: np.ndarray) -> float:
+    return float(average_precision_score(labels, served_scores(estimator.served, rows)))
+
+
+def feature_importance(served: ServedModel, test: pd.DataFrame, params: EvaluateParams, seed: int) -> pd.DataFrame:
     """Permutation importance of each raw input column for average precision, on a test sample."""
     sample = test.sample(n=min(len(test), params.importance_max_rows), random_state=seed)
     found = permutation_importance(
-        bundle.pipeline,
+        _Fitted(served),
         sample[list(INPUT_COLUMNS)],
         sample[schema.LABEL].to_numpy(dtype=int),
-        scoring="average_precision",
+        scoring=_served_average_precision,
         n_repeats=params.importance_repeats,
         random_state=seed,
     )
@@ -49,17 +70,19 @@ def feature_importance(bundle: ModelBundle, test: pd.DataFrame, params: Evaluate
 
 
 def evaluate(
-    params: Params, bundle: ModelBundle, test: pd.DataFrame
+    params: Params, served: ServedModel, test: pd.DataFrame
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, pd.DataFrame]]:
-    """Metrics (model and prior baseline), slice metrics and plot tables for the test split."""
+    """Metrics (served model and prior baseline), slice metrics and plot tables for the test split."""
     settings = params.evaluate
     y = test[schema.LABEL].to_numpy(dtype=int)
-    scores = bundle.predict_proba(test)
-    baseline = np.full(len(y), bundle.train_prevalence)
+    scores = served_scores(served, test)
+    baseline = np.full(len(y), float(served.metadata["train_prevalence"]))
+    threshold = served.threshold
     metrics = {
-        "model": classification_metrics(y, scores, bundle.threshold, settings.calibration_bins),
-        "baseline": classification_metrics(y, baseline, bundle.threshold, settings.calibration_bins),
-        "threshold": bundle.threshold,
+        "model": classification_metrics(y, scores, threshold, settings.calibration_bins),
+        "baseline": classification_metrics(y, baseline, threshold, settings.calibration_bins),
+        "threshold": threshold,
+        "model_version": served.version,
         "test": {"rows": len(y), "positives": int(y.sum())},
     }
     unknown = [c for c in settings.slices if c not in test.columns]
@@ -70,7 +93,7 @@ def evaluate(
         test[list(settings.slices)],
         y,
         scores,
-        threshold=bundle.threshold,
+        threshold=threshold,
         bins=settings.calibration_bins,
         min_rows=settings.min_slice_rows,
     )
@@ -79,25 +102,23 @@ def evaluate(
         "roc": roc_points(y, scores, settings.curve_points),
         "precision_recall": precision_recall_points(y, scores, settings.curve_points),
         "calibration": calibration_points(y, scores, settings.calibration_bins),
-        "confusion": pd.DataFrame(
-            {"actual": label, "predicted": np.where(scores >= bundle.threshold, "fraud", "legit")}
-        ),
-        "feature_importance": feature_importance(bundle, test, settings, params.base.seed),
+        "confusion": pd.DataFrame({"actual": label, "predicted": np.where(scores >= threshold, "fraud", "legit")}),
+        "feature_importance": feature_importance(served, test, settings, params.base.seed),
     }
     return metrics, slices, plots
 
 
 def run(
-    params: Params, *, model_path: Path, ingest_dir: Path, data_dvc: Path, quality_path: Path, reports_dir: Path
+    params: Params, *, served_dir: Path, ingest_dir: Path, data_dvc: Path, quality_path: Path, reports_dir: Path
 ) -> dict[str, Any]:
-    bundle = load_bundle(model_path)
+    served = ServedModel.load(served_dir)
     test = read_split(ingest_dir / "test.parquet")
-    metrics, slices, plots = evaluate(params, bundle, test)
+    metrics, slices, plots = evaluate(params, served, test)
     weeks = io.read_json(ingest_dir / "weeks.json")
     quality = io.read_json(quality_path) if quality_path.is_file() else {}
     card = model_card.build(
         params,
-        bundle,
+        served,
         metrics=metrics,
         slices=slices,
         weeks=weeks,
@@ -124,7 +145,7 @@ def run(
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", type=Path, default=Path("models/model.joblib"))
+    parser.add_argument("--served", type=Path, default=Path("models/served"))
     parser.add_argument("--ingest", type=Path, default=Path("artifacts/ingest"))
     parser.add_argument("--data-dvc", type=Path, default=Path("data.dvc"))
     parser.add_argument("--quality", type=Path, default=Path("reports/data_quality.json"))
@@ -138,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         _arguments,
         lambda p, a: run(
             p,
-            model_path=a.model,
+            served_dir=a.served,
             ingest_dir=a.ingest,
             data_dvc=a.data_dvc,
             quality_path=a.quality,

@@ -19,6 +19,7 @@ from mlops_template import io, tracking
 from mlops_template.config import Params, find_project_root
 from mlops_template.entrypoint import stage_main
 from mlops_template.model import load_bundle
+from mlops_template.serving.artifact import ServedModel
 
 logger = logging.getLogger("mlops_template.stages.register")  # not __main__ under python -m
 
@@ -28,19 +29,29 @@ def _read_report(path: Path) -> Any:
     return io.read_json(path) if path.suffix == ".json" else path.read_text(encoding="utf-8")
 
 
-def run(params: Params, model_path: Path, reports_dir: Path, record_path: Path) -> dict[str, Any]:
+def run(params: Params, model_path: Path, served_dir: Path, reports_dir: Path, record_path: Path) -> dict[str, Any]:
     bundle = load_bundle(model_path)
+    served = ServedModel.load(served_dir)
     metrics = _read_report(reports_dir / "metrics.json")
     card = _read_report(reports_dir / "model_card.json")
     markdown = _read_report(reports_dir / "model_card.md")
     record: dict[str, Any] = {
         "model_sha256": hashlib.sha256(model_path.read_bytes()).hexdigest(),
+        "served_version": served.version,
         "data_version": card["data"]["version"].get("md5"),
         "registered_model": params.tracking.registered_model,
         "logged": params.tracking.enabled,
     }
     if params.tracking.enabled:
-        tracking.log_run(params, bundle, metrics=metrics, card=card, card_markdown=markdown, root=find_project_root())
+        tracking.log_run(
+            params,
+            bundle,
+            metrics=metrics,
+            card=card,
+            card_markdown=markdown,
+            root=find_project_root(),
+            served_dir=served_dir,
+        )
     else:
         logger.info("tracking.enabled is false: nothing logged to MLflow")
     io.write_json(record_path, record)
@@ -49,12 +60,13 @@ def run(params: Params, model_path: Path, reports_dir: Path, record_path: Path) 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, default=Path("models/model.joblib"))
+    parser.add_argument("--served", type=Path, default=Path("models/served"))
     parser.add_argument("--reports", type=Path, default=Path("reports"))
     parser.add_argument("--record", type=Path, default=Path("artifacts/registered.json"))
 
 
 def main(argv: list[str] | None = None) -> int:
-    return stage_main("register", argv, _arguments, lambda p, a: run(p, a.model, a.reports, a.record))
+    return stage_main("register", argv, _arguments, lambda p, a: run(p, a.model, a.served, a.reports, a.record))
 
 
 if __name__ == "__main__":
