@@ -72,9 +72,8 @@ def test_export_equals_the_trained_pipeline(family: str, calibration: str, tmp_p
     # Given a model of each family and calibration method
     params, root = _trained(tmp_path, FAMILIES[family], calibration)
     # When it is exported
-    report = export.run(
-        params, root / "models/model.joblib", root / "artifacts/ingest", root / "served", root / "e.json"
-    )
+    model, splits = root / "models/model.joblib", root / "artifacts/ingest"
+    report = export.run(params, model, splits, root / "served", root / "e.json")
     # Then every evaluation row, and rows training never saw, score the same to 1e-5
     assert report["parity"]["rows"] > 0
     assert report["parity"]["max_abs_diff"] <= onnx_export.PARITY_TOLERANCE
