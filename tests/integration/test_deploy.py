@@ -553,22 +553,26 @@ def test_promtool_rejects_a_query_that_does_not_parse(tmp_path: Path) -> None:
     assert "unclosed left parenthesis" in result.stdout + result.stderr
 
 
-@pytest.fixture
-def exposed(monkeypatch: pytest.MonkeyPatch) -> dict[str, frozenset[str]]:
+@pytest.fixture(scope="module")
+def exposed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, frozenset[str]]:
     """Sample name -> label names, as the API's own metrics module renders them for a scrape."""
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)  # one process: render from memory
-    metrics = ServingMetrics()
-    for status in (200, 401, 503):
-        metrics.observe_request("/v1/predict", "POST", status, 0.001)
-    metrics.observe_predictions(["fraud", "legit"], [0.9, 0.1])
-    metrics.model_loaded("0123456789ab", None)
-    metrics.model_refused(ready=True)
-    body, _ = metrics.render()
-    exposed: dict[str, set[str]] = {}
+    with pytest.MonkeyPatch.context() as patch:
+        # prometheus-client picks in-memory or file-backed values once, at import, from this variable
+        # (and keeps the first directory's files open): keep its mode, never write outside the test.
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            patch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path_factory.mktemp("multiproc")))
+        metrics = ServingMetrics()
+        for status in (200, 401, 503):
+            metrics.observe_request("/v1/predict", "POST", status, 0.001)
+        metrics.observe_predictions(["fraud", "legit"], [0.9, 0.1])
+        metrics.model_loaded("0123456789ab", None)
+        metrics.model_refused(ready=True)
+        body, _ = metrics.render()
+    found: dict[str, set[str]] = {}
     for family in text_string_to_metric_families(body.decode("utf-8")):
         for sample in family.samples:
-            exposed.setdefault(sample.name, set()).update(sample.labels)
-    return {name: frozenset(labels) for name, labels in exposed.items()}
+            found.setdefault(sample.name, set()).update(sample.labels)
+    return {name: frozenset(labels) for name, labels in found.items()}
 
 
 def metric_problems(expr: str, exposed: dict[str, frozenset[str]]) -> list[str]:
