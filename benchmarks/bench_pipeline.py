@@ -33,7 +33,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 from tests.workspace import REPO, VENV_BIN, copy_project, project_env
 
-STAGES = ("ingest", "featurize", "train", "evaluate", "register")
+STAGES = ("ingest", "featurize", "train", "export", "evaluate", "register")
 WEEKS = 12
 # Runs a command and prints the peak RSS (KiB) of the largest process it waited for.
 MEASURE = (

@@ -7,6 +7,7 @@ clone reproduced the committed dvc.lock, metrics, plots and model card byte for 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -62,6 +63,21 @@ def test_outputs_exist_and_metrics_are_sane(clone: Path) -> None:
     shown = _run(clone, "dvc", "metrics", "show").stdout
     assert "reports/metrics.json" in shown
     assert "model.roc_auc" in shown
+
+
+def test_the_metrics_are_those_of_the_served_artifact(clone: Path) -> None:
+    served = json.loads((clone / "models/served/served.json").read_text(encoding="utf-8"))
+    metrics = json.loads((clone / "reports/metrics.json").read_text(encoding="utf-8"))
+    card = json.loads((clone / "reports/model_card.json").read_text(encoding="utf-8"))
+    exported = json.loads((clone / "reports/export.json").read_text(encoding="utf-8"))
+    assert metrics["model_version"] == served["version"] == card["served"]["version"] == exported["version"]
+    assert metrics["threshold"] == served["threshold"]
+    assert exported["parity"]["max_abs_diff"] <= 1e-5
+    assert exported["parity"]["rows"] > 5000
+    for name, expected in served["files"].items():
+        assert digest(clone / "models/served" / name) == expected
+    shown = _run(clone, "dvc", "metrics", "show").stdout
+    assert "parity.max_abs_diff" in shown
 
 
 def test_repro_logged_one_mlflow_run_in_the_repository(clone: Path) -> None:
