@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 from importlib.metadata import version
 from pathlib import Path
@@ -167,3 +168,55 @@ def log_run(
         uri,
     )
     return run_id
+
+
+def _parse_model_uri(uri: str) -> tuple[str, str, str]:
+    """`models:/name@alias` or `models:/name/version` -> (name, "alias" | "version", value)."""
+    body = uri.removeprefix("models:/")
+    if body == uri or not body:
+        msg = f"model uri {uri!r}: expected models:/<name>@<alias> or models:/<name>/<version>"
+        raise TrackingError(msg)
+    if "@" in body:
+        name, alias = body.split("@", 1)
+        return name, "alias", alias
+    name, _, number = body.rpartition("/")
+    if not name or not number.isdigit():
+        msg = f"model uri {uri!r}: expected models:/<name>@<alias> or models:/<name>/<version>"
+        raise TrackingError(msg)
+    return name, "version", number
+
+
+def download_served(model_uri: str, out_dir: Path, *, root: Path, settings: Settings | None = None) -> Path:
+    """Fetch the served artifact logged with a registered version (by alias or number) into `out_dir`.
+
+    For image builds: `mlops-template fetch-model models:/fraud-detector@champion --out build/model`.
+    The caller verifies it (ServedModel.load checks every sha256); `out_dir` must not exist yet.
+    """
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    import mlflow  # noqa: PLC0415
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
+
+    settings = settings or Settings()
+    uri = settings.tracking_uri(root)
+    name, kind, value = _parse_model_uri(model_uri)
+    if out_dir.exists():
+        msg = f"{out_dir}: already exists (fetch-model writes a new directory, it never overwrites)"
+        raise TrackingError(msg)
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=settings.mlflow_registry_uri or uri)
+    try:
+        version = (
+            client.get_model_version_by_alias(name, value) if kind == "alias" else client.get_model_version(name, value)
+        )
+        staging = Path(
+            mlflow.artifacts.download_artifacts(
+                run_id=version.run_id, artifact_path=SERVED_ARTIFACT_PATH, tracking_uri=uri
+            )
+        )
+    except MlflowException as exc:
+        msg = f"{model_uri}: not found in the registry at {uri} ({exc.message})"
+        raise TrackingError(msg) from exc
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(staging, out_dir)
+    logger.info("fetched %s (version %s, run %s) into %s", model_uri, version.version, version.run_id, out_dir)
+    return out_dir

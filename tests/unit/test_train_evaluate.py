@@ -16,6 +16,7 @@ from mlops_template.config import Params, parse_params
 from mlops_template.data import schema
 from mlops_template.errors import StageInputError
 from mlops_template.model import ModelBundle, load_bundle
+from mlops_template.serving.artifact import ServedModel
 from mlops_template.stages import evaluate, export, featurize, ingest, register, train
 from tests.conftest import small_params_dict
 
@@ -230,6 +231,22 @@ def test_register_logs_one_mlflow_run_and_registers_a_version(
     assert set(record) == {"model_sha256", "served_version", "data_version", "registered_model", "logged"}  # stable
     served_files = mlflow.artifacts.download_artifacts(f"runs:/{run.info.run_id}/{tracking.SERVED_ARTIFACT_PATH}")
     assert (Path(served_files) / "served.json").read_bytes() == (trained / "models/served/served.json").read_bytes()
+    _fetch_by_alias_and_version(client, trained, tmp_path)
+
+
+def _fetch_by_alias_and_version(client: Any, trained: Path, tmp_path: Path) -> None:
+    """An image build fetches the served artifact by alias or number, verified by its hashes."""
+    client.set_registered_model_alias("fraud-detector", "champion", "2")
+    fetched = tracking.download_served("models:/fraud-detector@champion", tmp_path / "image-model", root=tmp_path)
+    assert ServedModel.load(fetched).version == ServedModel.load(trained / "models/served").version
+    by_number = tracking.download_served("models:/fraud-detector/1", tmp_path / "v1", root=tmp_path)
+    assert (by_number / "model.onnx").is_file()
+    with pytest.raises(tracking.TrackingError, match=r"models:/fraud-detector@nobody: not found in the registry"):
+        tracking.download_served("models:/fraud-detector@nobody", tmp_path / "none", root=tmp_path)
+    with pytest.raises(tracking.TrackingError, match=r"image-model: already exists"):
+        tracking.download_served("models:/fraud-detector@champion", tmp_path / "image-model", root=tmp_path)
+    with pytest.raises(tracking.TrackingError, match=r"expected models:/<name>@<alias> or models:/<name>/<version>"):
+        tracking.download_served("runs:/abc/served", tmp_path / "other", root=tmp_path)
 
 
 def test_register_without_tracking_logs_nothing(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
