@@ -13,6 +13,7 @@ from mlops_template.config import load_params
 from mlops_template.entrypoint import configure_logging, params_argument, run_guarded
 from mlops_template.errors import StageInputError
 
+EXIT_NO_NEW_BATCH = 3  # `data next-batch`: nothing new to add (the retrain workflow opens no PR)
 STAGES = ("ingest", "featurize", "train", "evaluate", "register")
 METRIC_ROWS = ("roc_auc", "average_precision", "precision", "recall", "f1", "brier", "calibration_error")
 
@@ -30,7 +31,15 @@ def _parser() -> argparse.ArgumentParser:
 
     data = commands.add_parser("data", help="add batches to data/ from the configured source")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="command")
-    nxt = data_commands.add_parser("next-batch", help="append the next batch (next ISO week, or next file)")
+    nxt = data_commands.add_parser(
+        "next-batch",
+        help="append the next batch (next ISO week, or next file)",
+        description="Append the next batch to data/ and print its path (exit 0). A batch that breaks the "
+        "contract, or whose event times lie outside the ISO week its file is named after or in the future, "
+        "is refused (exit 2). When there is nothing new (the next week has not ended, every file is in data/ "
+        "already, or every transaction id is), print one line 'no new batch: ...', write nothing and exit "
+        f"{EXIT_NO_NEW_BATCH}: a scheduled retrain opens no PR.",
+    )
     generate = data_commands.add_parser("generate", help="write a history of simulated weeks from source.first_week")
     generate.add_argument("--weeks", type=int, required=True)
     for sub in (nxt, generate):
@@ -60,6 +69,34 @@ def _print_metrics(path: Path) -> None:
         print(f"{name:<20}{show[0]}{show[1]}")
 
 
+def _data_command(args: argparse.Namespace) -> int:
+    # Imported here so that `--help` and `params check` do not pay for pandas and pandera.
+    from mlops_template.data.sources import generate_history  # noqa: PLC0415
+
+    if args.data_command == "next-batch":
+        return _next_batch(args.params, args.data)
+    return run_guarded(lambda: generate_history(load_params(args.params), args.data, args.weeks), "data generate")
+
+
+def _next_batch(params_path: Path, data_dir: Path) -> int:
+    from mlops_template.data.sources import next_batch  # noqa: PLC0415
+    from mlops_template.errors import NoNewBatchError  # noqa: PLC0415
+
+    nothing_new: list[str] = []
+
+    def append() -> None:
+        try:
+            print(next_batch(load_params(params_path), data_dir))
+        except NoNewBatchError as exc:
+            nothing_new.append(str(exc))
+
+    code = run_guarded(append, "data next-batch")
+    if nothing_new:
+        print(f"no new batch: {nothing_new[0]}")
+        return EXIT_NO_NEW_BATCH
+    return code
+
+
 def _check_params(path: Path) -> None:
     params = load_params(path)
     print(f"{path}: valid (model {params.train.model.kind}, source {params.source.kind})")
@@ -74,12 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(args_list)
     configure_logging()
     if args.command == "data":
-        # Imported here so that `--help` and `params check` do not pay for pandas and pandera.
-        from mlops_template.data.sources import generate_history, next_batch  # noqa: PLC0415
-    if args.command == "data" and args.data_command == "next-batch":
-        return run_guarded(lambda: print(next_batch(load_params(args.params), args.data)), "data next-batch")
-    if args.command == "data":
-        return run_guarded(lambda: generate_history(load_params(args.params), args.data, args.weeks), "data generate")
+        return _data_command(args)
     if args.command == "params":
         return run_guarded(lambda: _check_params(args.params), "params check")
     return run_guarded(lambda: _print_metrics(args.metrics), "metrics")

@@ -19,3 +19,7 @@ class StageInputError(MlopsTemplateError):
 
 class SourceError(MlopsTemplateError):
     """The configured data source cannot produce the requested batch."""
+
+
+class NoNewBatchError(SourceError):
+    """The source has nothing new to add: not an error for a scheduled run (the CLI exits 3)."""

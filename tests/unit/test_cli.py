@@ -73,3 +73,25 @@ def test_the_console_script_is_installed() -> None:
     found = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True)
     for command in ("ingest", "featurize", "train", "evaluate", "data", "params", "metrics"):
         assert command in found.stdout
+
+
+def test_next_batch_with_nothing_new_prints_one_line_and_exits_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a landing folder whose only file is already in data/
+    raw = shipped_params_dict()
+    raw["source"] = {"kind": "files", "path": str(tmp_path / "landing")}
+    params = write_params(tmp_path / "p.yaml", raw)
+    data = tmp_path / "data"
+    assert cli.main(["data", "next-batch", "--params", str(REPO / "params.yaml"), "--data", str(data)]) == 0
+    (tmp_path / "landing").mkdir()
+    (tmp_path / "landing" / "2026-W35.csv").write_bytes((data / "2026-W35.csv").read_bytes())
+    capsys.readouterr()
+    before = sorted(data.iterdir())
+    # When next-batch runs, then it says so in one line, writes nothing and exits 3
+    assert cli.main(["data", "next-batch", "--params", str(params), "--data", str(data)]) == cli.EXIT_NO_NEW_BATCH == 3
+    out, err = capsys.readouterr()
+    assert out.startswith("no new batch: source.path=")
+    assert len(out.strip().splitlines()) == 1
+    assert err == ""
+    assert sorted(data.iterdir()) == before

@@ -173,3 +173,47 @@ def test_split_never_leaks(frame: pd.DataFrame, valid: int, test: int, window: i
         assert sum(len(s) for s in ids.values()) == len(frame)
     for split in splits.values():
         assert split[schema.TIMESTAMP].is_monotonic_increasing
+
+
+def test_rows_dated_outside_their_files_week_are_quarantined_with_the_reason(
+    small_params: Params, data_dir: Path, tmp_path: Path
+) -> None:
+    # Given three rows of 2026-W39.csv dated 1970 (a file edited or copied by hand)
+    latest = batch_files(data_dir)[-1]
+    frame = read_batch(latest)
+    frame.loc[[3, 4, 5], schema.TIMESTAMP] = "1970-01-01T00:00:00Z"
+    frame.to_csv(latest, index=False)
+    # When ingest runs, then exactly those rows are quarantined, and the report counts the rule
+    result = _run(small_params, data_dir, tmp_path / "out")
+    mistimed = result.rejected[result.rejected["reasons"].str.contains("ISO week its file is named after")]
+    assert set(mistimed[schema.ID]) == set(frame.loc[[3, 4, 5], schema.ID])
+    assert (mistimed["batch"] == "2026-W39.csv").all()
+    assert mistimed["reasons"].str.fullmatch(
+        r"timestamp: within 2026-W39, the ISO week its file is named after \(got '1970-01-01T00:00:00Z'\)"
+    ).all()
+    assert not result.splits["train"][schema.TIMESTAMP].lt(pd.Timestamp("2000-01-01", tz="UTC")).any()
+    report = (tmp_path / "out" / "ingest" / "quarantine" / "report.md").read_text(encoding="utf-8")
+    assert "| timestamp: within 2026-W39, the ISO week its file is named after | 3 |" in report
+
+
+def test_a_whole_week_file_of_other_weeks_rows_fails_ingest(
+    small_params: Params, data_dir: Path, tmp_path: Path
+) -> None:
+    # Given 2026-W39's rows, with fresh ids, copied by hand into data/ as 2026-W47.csv
+    copied = read_batch(batch_files(data_dir)[-1])
+    copied[schema.ID] = "copy-" + copied[schema.ID]
+    copied.to_csv(data_dir / "2026-W47.csv", index=False)
+    with pytest.raises(DataContractError, match=r"timestamp: within 2026-W47, the ISO week its file is named after x"):
+        _run(small_params, data_dir, tmp_path / "out")
+
+
+def test_rows_in_the_future_are_quarantined(small_params: Params, data_dir: Path, tmp_path: Path) -> None:
+    frame = read_batch(batch_files(data_dir)[-1])  # 2026-W39: 2026-09-21 .. 2026-09-27
+    now = pd.Timestamp("2026-09-27T23:00:00Z")
+    stamps = pd.to_datetime(frame[schema.TIMESTAMP], utc=True, format="ISO8601")
+    late = set(frame.loc[stamps > now, schema.ID])
+    assert 0 < len(late) < 0.01 * 3000  # a few rows of the last hour: below the quarantine limit
+    result = ingest.run(small_params, data_dir, tmp_path / "ingest", tmp_path / "q.json", now=now)
+    future = result.rejected[result.rejected["reasons"].str.startswith("timestamp: not in the future (got ")]
+    assert set(future[schema.ID]) == late
+    assert result.splits["test"][schema.TIMESTAMP].max() <= now

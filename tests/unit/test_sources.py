@@ -13,7 +13,7 @@ from mlops_template.config import Params, parse_params
 from mlops_template.data import schema
 from mlops_template.data.sources import batch_files, generate_history, next_batch, read_batch
 from mlops_template.data.sources.simulated import generate_week
-from mlops_template.errors import DataContractError, SourceError
+from mlops_template.errors import DataContractError, NoNewBatchError, SourceError
 from tests.conftest import small_params_dict
 
 
@@ -62,7 +62,7 @@ def test_file_source_copies_the_next_unseen_file(tmp_path: Path, data_dir: Path)
     landing.mkdir()
     frame = read_batch(batch_files(data_dir)[0])
     frame.to_parquet(landing / "export-001.parquet")
-    frame.iloc[:50].to_csv(landing / "export-002.csv", index=False)
+    read_batch(batch_files(data_dir)[1]).iloc[:50].to_csv(landing / "export-002.csv", index=False)
     (landing / "notes.txt").write_text("not a batch", encoding="utf-8")
     target = tmp_path / "mine"
     params = _file_params(str(landing / "export-*"))
@@ -116,3 +116,60 @@ def test_csv_and_parquet_batches_read_alike(tmp_path: Path, data_dir: Path) -> N
     a = schema.validate(csv.drop_duplicates()).valid
     b = schema.validate(parquet.drop_duplicates()).valid
     pd.testing.assert_frame_equal(a, b)
+
+
+# Event times and re-deliveries: `now` is injected, so these tests do not depend on the clock.
+AFTER_W41 = pd.Timestamp("2026-10-12T00:00:00Z")  # the Monday after 2026-W41
+
+
+def _landing_with(tmp_path: Path, name: str, frame: pd.DataFrame) -> Path:
+    landing = tmp_path / "landing"
+    landing.mkdir(exist_ok=True)
+    frame.to_csv(landing / name, index=False)
+    return landing
+
+
+def test_next_batch_refuses_a_week_file_dated_elsewhere(tmp_path: Path, data_dir: Path) -> None:
+    # Given a landing file named 2026-W47 whose rows are 2026-W35's, dated 1970 for some
+    frame = read_batch(batch_files(data_dir)[0])
+    frame.loc[:2, schema.TIMESTAMP] = "1970-01-01T00:00:00Z"
+    landing = _landing_with(tmp_path, "2026-W47.csv", frame)
+    # When next-batch takes it, then it is refused, naming file, week, count and an example
+    with pytest.raises(DataContractError) as caught:
+        next_batch(_file_params(str(landing)), tmp_path / "target", now=pd.Timestamp("2026-12-01T00:00:00Z"))
+    message = str(caught.value)
+    assert message.startswith(f"{landing / '2026-W47.csv'}: {len(frame)} of {len(frame)} rows have event times")
+    assert "outside 2026-W47 (2026-11-16 to 2026-11-22 UTC)" in message
+    assert "e.g. '" in message
+    assert not (tmp_path / "target").exists() or not list((tmp_path / "target").iterdir())
+
+
+def test_next_batch_refuses_future_rows_in_any_file(tmp_path: Path, data_dir: Path) -> None:
+    frame = read_batch(batch_files(data_dir)[0])  # 2026-W35
+    landing = _landing_with(tmp_path, "export-001.csv", frame)
+    now = pd.Timestamp("2026-08-26T12:00:00Z")  # the Wednesday of 2026-W35
+    with pytest.raises(DataContractError, match=r"rows have event times in the future \(after now, 2026-08-26T12:00"):
+        next_batch(_file_params(str(landing)), tmp_path / "target", now=now)
+    # A week later the same file is history and lands.
+    assert next_batch(_file_params(str(landing)), tmp_path / "target", now=now + pd.Timedelta(days=7)).exists()
+
+
+def test_next_batch_says_no_new_batch_for_a_week_delivered_again(tmp_path: Path, data_dir: Path) -> None:
+    # Given 2026-W35 delivered again under another name
+    again = _landing_with(tmp_path, "2026-W35-resent.csv", read_batch(batch_files(data_dir)[0]))
+    with pytest.raises(NoNewBatchError, match=r"adds no new rows: all \d+ of its transaction ids are already in"):
+        next_batch(_file_params(str(again)), data_dir)
+    assert not (data_dir / "2026-W35-resent.csv").exists()
+
+
+def test_next_simulated_week_waits_until_the_week_is_over(data_dir: Path, small_params: Params) -> None:
+    # data_dir holds 2026-W35..W39; 2026-W40 ends on Monday 2026-10-05 00:00 UTC.
+    with pytest.raises(NoNewBatchError, match=r"2026-W40 has not ended yet \(it ends 2026-10-05T00:00:00\+00:00"):
+        next_batch(small_params, data_dir, now=pd.Timestamp("2026-10-04T23:59:59Z"))
+    assert [p.name for p in batch_files(data_dir)][-1] == "2026-W39.csv"
+    assert next_batch(small_params, data_dir, now=AFTER_W41).name == "2026-W40.csv"
+
+
+def test_generate_history_refuses_weeks_in_the_future(tmp_path: Path, small_params: Params) -> None:
+    with pytest.raises(DataContractError, match=r"2026-W36.csv: \d+ of \d+ rows have event times in the future"):
+        generate_history(small_params, tmp_path / "data", weeks=3, now=pd.Timestamp("2026-09-02T00:00:00Z"))

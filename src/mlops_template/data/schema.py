@@ -189,10 +189,13 @@ def _check_failures(error: SchemaErrors) -> Reasons:
     return dict(reasons)
 
 
-def validate(raw: pd.DataFrame, source: str = "batch") -> ContractResult:
+def validate(raw: pd.DataFrame, source: str = "batch", extra_reasons: Reasons | None = None) -> ContractResult:
     """Apply the contract to raw rows: parse types, run every check lazily, split valid from rejected.
 
     Column-level problems raise `DataContractError`; row-level ones send the row to `rejected`.
+    `extra_reasons` (row position -> column -> rule) adds row rules the contract cannot state alone,
+    such as an event time outside the week its file is named after; the contract's own reason for a
+    column wins over an extra one.
     """
     check_columns(raw, source)
     raw = raw.reset_index(drop=True)
@@ -204,6 +207,8 @@ def validate(raw: pd.DataFrame, source: str = "batch") -> ContractResult:
             # A value that failed to parse is null now: its parse error already says what is wrong.
             merged = {**found, **reasons.get(row, {})}
             reasons[row] = merged
+    for row, found in (extra_reasons or {}).items():
+        reasons[row] = {**found, **reasons.get(row, {})}
     bad = sorted(reasons)
     rejected = raw.iloc[bad].copy()
     rejected["reasons"] = ["; ".join(f"{column}: {rule}" for column, rule in reasons[i].items()) for i in bad]

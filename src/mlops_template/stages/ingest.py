@@ -1,13 +1,15 @@
 """Stage `ingest`: raw batches in `data/` -> validated, de-duplicated, time-split tables.
 
-Rows that break the contract go to a quarantine with their reasons; the stage fails when their
-share exceeds `ingest.max_rejected_share`. Splits are by ISO week: train on the earlier weeks,
-validate on the next, test on the latest; no row is in two splits.
+Rows that break the contract go to a quarantine with their reasons; so do rows whose event time
+lies outside the ISO week their file is named after (`2026-W47.csv`) or in the future. The stage
+fails when the quarantined share exceeds `ingest.max_rejected_share`. Splits are by ISO week:
+train on the earlier weeks, validate on the next, test on the latest; no row is in two splits.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,7 +19,7 @@ import pandas as pd
 from mlops_template import io
 from mlops_template.config import IngestParams, Params
 from mlops_template.data import schema
-from mlops_template.data.sources import batch_files, read_batch
+from mlops_template.data.sources import batch_files, event_time, read_batch
 from mlops_template.data.weeks import week_of
 from mlops_template.entrypoint import stage_main
 from mlops_template.errors import DataContractError
@@ -70,12 +72,18 @@ def split_by_time(frame: pd.DataFrame, params: IngestParams) -> tuple[dict[str, 
     return splits, chosen
 
 
-def ingest(params: IngestParams, raw: pd.DataFrame) -> Ingested:
-    """Pure core of the stage: de-duplicate, validate, quarantine, split."""
+def ingest(params: IngestParams, raw: pd.DataFrame, now: dt.datetime | pd.Timestamp | None = None) -> Ingested:
+    """Pure core of the stage: de-duplicate, validate, quarantine, split.
+
+    `now` (default: the clock) is when "the future" starts for the event-time rule.
+    """
     rows_read = len(raw)
     # A re-delivered record is identical in every column: keep one copy, it is not an error.
     deduplicated = raw.drop_duplicates(subset=list(schema.COLUMNS)).reset_index(drop=True)
-    result = schema.validate(deduplicated[list(schema.COLUMNS)], "data")
+    mistimed = event_time.quarantine_reasons(
+        deduplicated[schema.TIMESTAMP], deduplicated["batch"], event_time.as_utc(now)
+    )
+    result = schema.validate(deduplicated[list(schema.COLUMNS)], "data", extra_reasons=mistimed)
     rejected = result.rejected.copy()
     rejected.insert(0, "batch", deduplicated["batch"].loc[rejected.index].to_numpy())
     ingested = Ingested(
@@ -136,9 +144,11 @@ def _quarantine_report(result: Ingested, summary: dict[str, object], params: Ing
     return "\n".join(lines)
 
 
-def run(params: Params, data_dir: Path, out_dir: Path, quality_path: Path) -> Ingested:
+def run(
+    params: Params, data_dir: Path, out_dir: Path, quality_path: Path, now: dt.datetime | pd.Timestamp | None = None
+) -> Ingested:
     raw = load_raw(data_dir)
-    result = ingest(params.ingest, raw)
+    result = ingest(params.ingest, raw, now)
     passed = bool(result.splits)
     summary = quality_summary(result)
     quarantine = out_dir / "quarantine"

@@ -3,10 +3,16 @@
 `data/` holds one file per batch, never edited after it lands ("raw data is immutable").
 A source only ever appends: the simulated source generates the next ISO week, the file source
 copies the next file from a landing folder (a path or glob of CSV/Parquet files).
+
+A batch lands only if ingest would take it: the contract, and its event times (inside the ISO week
+its file is named after, none in the future; see `event_time`). "Nothing new" (the next simulated
+week has not ended yet, every landing file is already in `data/`, or a file whose transaction ids
+are all in `data/` already) raises `NoNewBatchError`, which a scheduled run treats as "no PR".
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import shutil
@@ -17,9 +23,10 @@ import pandas as pd
 from mlops_template import io
 from mlops_template.config import FileSourceParams, Params, SimulatedSourceParams
 from mlops_template.data import schema
+from mlops_template.data.sources import event_time
 from mlops_template.data.sources.simulated import simulate_batch
 from mlops_template.data.weeks import WEEK_PATTERN, shift_week, weeks_between
-from mlops_template.errors import DataContractError, SourceError
+from mlops_template.errors import DataContractError, NoNewBatchError, SourceError
 
 logger = logging.getLogger(__name__)
 
@@ -64,22 +71,58 @@ def check_batch(raw: pd.DataFrame, source: str, max_rejected_share: float) -> sc
     return result
 
 
+def check_event_times(raw: pd.DataFrame, source: str, now: pd.Timestamp) -> None:
+    """Refuse a batch with event times outside the ISO week its name claims, or in the future."""
+    if schema.TIMESTAMP not in raw.columns:
+        return  # the contract check names the missing column
+    why = event_time.refusal(raw[schema.TIMESTAMP], source, now)
+    if why is not None:
+        raise DataContractError(why)
+
+
+def known_ids(data_dir: Path) -> set[str]:
+    """Every transaction id already in `data/` (as text, however the batch stored it)."""
+    if not data_dir.is_dir() or not any(p.suffix in BATCH_SUFFIXES for p in data_dir.iterdir()):
+        return set()
+    ids: set[str] = set()
+    for path in batch_files(data_dir):
+        batch = read_batch(path)
+        if schema.ID in batch.columns:
+            ids.update(batch[schema.ID].dropna().astype(str))
+    return ids
+
+
+def _refuse_if_nothing_new(raw: pd.DataFrame, source: str, data_dir: Path) -> None:
+    if schema.ID not in raw.columns:
+        return
+    incoming = set(raw[schema.ID].dropna().astype(str))
+    if incoming and incoming <= known_ids(data_dir):
+        msg = (
+            f"{source} adds no new rows: all {len(incoming)} of its transaction ids are already in "
+            f"{data_dir} (a batch delivered again); nothing written"
+        )
+        raise NoNewBatchError(msg)
+
+
 def _simulated_weeks(data_dir: Path) -> list[str]:
     if not data_dir.is_dir():
         return []
     return sorted(p.name.removesuffix(".csv") for p in data_dir.iterdir() if _WEEK_FILE.match(p.name))
 
 
-def _write_simulated(params: SimulatedSourceParams, seed: int, week: str, data_dir: Path, max_share: float) -> Path:
+def _write_simulated(
+    params: SimulatedSourceParams, seed: int, week: str, data_dir: Path, max_share: float, *, now: pd.Timestamp
+) -> Path:
     target = data_dir / f"{week}.csv"
     batch = simulate_batch(params, seed, week)
     check_batch(batch, str(target), max_share)
+    check_event_times(batch, str(target), now)
     io.write_text(target, batch.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%SZ"))
     logger.info("wrote %s (%d rows)", target, len(batch))
     return target
 
 
-def _next_file(params: FileSourceParams, data_dir: Path, max_share: float) -> Path:
+def _next_file(params: FileSourceParams, data_dir: Path, max_share: float, now: pd.Timestamp) -> Path:
     pattern = params.path
     if Path(pattern).is_dir():
         pattern = str(Path(pattern) / "*")
@@ -93,35 +136,46 @@ def _next_file(params: FileSourceParams, data_dir: Path, max_share: float) -> Pa
     new = [p for p in candidates if p.name not in present]
     if not new:
         msg = f"source.path={params.path!r}: no new batch (all {len(candidates)} file(s) are already in {data_dir})"
-        raise SourceError(msg)
+        raise NoNewBatchError(msg)
     chosen, target = new[0], data_dir / new[0].name
-    check_batch(read_batch(chosen), str(chosen), max_share)
+    raw = read_batch(chosen)
+    check_batch(raw, str(chosen), max_share)
+    _refuse_if_nothing_new(raw, str(chosen), data_dir)
+    check_event_times(raw, str(chosen), now)
     with io.atomic_path(target) as temporary:
         shutil.copyfile(chosen, temporary)
     logger.info("copied %s -> %s", chosen, target)
     return target
 
 
-def next_batch(params: Params, data_dir: Path) -> Path:
+def next_batch(params: Params, data_dir: Path, now: dt.datetime | pd.Timestamp | None = None) -> Path:
     """Append the next batch from the configured source to `data_dir`; return its path.
 
-    The batch is checked against the contract first: a batch that ingest would refuse never lands.
+    The batch is checked first (contract, event times against `now`, default the clock): a batch
+    that ingest would refuse never lands. Nothing new to add raises `NoNewBatchError`.
     """
-    source, share = params.source, params.ingest.max_rejected_share
+    source, share, clock = params.source, params.ingest.max_rejected_share, event_time.as_utc(now)
     if isinstance(source, FileSourceParams):
-        return _next_file(source, data_dir, share)
+        return _next_file(source, data_dir, share, clock)
     weeks = _simulated_weeks(data_dir)
     week = shift_week(weeks[-1], 1) if weeks else source.first_week
-    return _write_simulated(source, params.base.seed, week, data_dir, share)
+    end = event_time.week_bounds(week)[1]
+    if end > clock:
+        # A week's batch arrives once the week is over; a second run in the same week adds nothing.
+        msg = f"{week} has not ended yet (it ends {end.isoformat()}, now is {clock.isoformat()}); nothing written"
+        raise NoNewBatchError(msg)
+    return _write_simulated(source, params.base.seed, week, data_dir, share, now=clock)
 
 
-def generate_history(params: Params, data_dir: Path, weeks: int) -> list[Path]:
-    """Write `weeks` consecutive simulated batches starting at `source.first_week`."""
+def generate_history(
+    params: Params, data_dir: Path, weeks: int, now: dt.datetime | pd.Timestamp | None = None
+) -> list[Path]:
+    """Write `weeks` consecutive simulated batches starting at `source.first_week` (none in the future)."""
     source = params.source
     if not isinstance(source, SimulatedSourceParams):
         msg = f"source.kind={source.kind!r}: only the simulated source can generate a history"
         raise SourceError(msg)
     last = shift_week(source.first_week, weeks - 1)
     labels = weeks_between(source.first_week, last)
-    share = params.ingest.max_rejected_share
-    return [_write_simulated(source, params.base.seed, week, data_dir, share) for week in labels]
+    share, clock = params.ingest.max_rejected_share, event_time.as_utc(now)
+    return [_write_simulated(source, params.base.seed, week, data_dir, share, now=clock) for week in labels]
