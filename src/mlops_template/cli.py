@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
         params_argument(sub)
         sub.add_argument("--data", type=Path, default=Path("data"))
 
+    commands.add_parser(
+        "github",
+        help="set up GitHub: `github bootstrap` creates the deploy environments and protects main",
+        add_help=False,
+    )
+
     check = commands.add_parser("params", help="validate params.yaml")
     check.add_argument("action", choices=["check"])
     params_argument(check)
@@ -104,6 +110,10 @@ def _check_params(path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else argv
+    if args_list and args_list[0] == "github":
+        from mlops_template.github.bootstrap import main as github  # noqa: PLC0415 (httpx only when used)
+
+        return github(args_list[1:])
     if args_list and args_list[0] in STAGES:
         stage = importlib.import_module(f"mlops_template.stages.{args_list[0]}")
         code: int = stage.main(args_list[1:])

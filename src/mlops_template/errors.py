@@ -23,3 +23,7 @@ class SourceError(MlopsTemplateError):
 
 class NoNewBatchError(SourceError):
     """The source has nothing new to add: not an error for a scheduled run (the CLI exits 3)."""
+
+
+class GitHubApiError(MlopsTemplateError):
+    """GitHub refused a request (bad token, missing rights, unknown user or repo, invalid body)."""
