@@ -188,9 +188,8 @@ def test_rows_dated_outside_their_files_week_are_quarantined_with_the_reason(
     mistimed = result.rejected[result.rejected["reasons"].str.contains("ISO week its file is named after")]
     assert set(mistimed[schema.ID]) == set(frame.loc[[3, 4, 5], schema.ID])
     assert (mistimed["batch"] == "2026-W39.csv").all()
-    assert mistimed["reasons"].str.fullmatch(
-        r"timestamp: within 2026-W39, the ISO week its file is named after \(got '1970-01-01T00:00:00Z'\)"
-    ).all()
+    rule = r"timestamp: within 2026-W39, the ISO week its file is named after \(got '1970-01-01T00:00:00Z'\)"
+    assert mistimed["reasons"].str.fullmatch(rule).all()
     assert not result.splits["train"][schema.TIMESTAMP].lt(pd.Timestamp("2000-01-01", tz="UTC")).any()
     report = (tmp_path / "out" / "ingest" / "quarantine" / "report.md").read_text(encoding="utf-8")
     assert "| timestamp: within 2026-W39, the ISO week its file is named after | 3 |" in report
