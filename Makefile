@@ -61,6 +61,10 @@ lint: install
 	ruff check .
 	ruff format --check .
 	mypy
+	actionlint
+	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
+	zizmor --offline --min-severity medium --quiet .github/
 
 ## Rewrite files with ruff's formatter and safe fixes
 format: install
