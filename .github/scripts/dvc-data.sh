@@ -12,7 +12,9 @@ set -euo pipefail
 action=${1:?usage: dvc-data.sh pull|push|publish}
 if [[ -n "${DVC_REMOTE_URL:-}" ]]; then
     remote=team
-    dvc remote add --local --force team "$DVC_REMOTE_URL"
+    # The default remote of this checkout only (.dvc/config.local): data.dvc keeps naming the seed
+    # for the shipped history until a retrain publishes new weeks to the team remote.
+    dvc remote add --local --force --default team "$DVC_REMOTE_URL"
 else
     remote=seed
 fi
@@ -22,9 +24,13 @@ fi
 
 case "$action:$remote" in
     pull:team)
-        echo "dvc: pulling from the team remote"
-        # Outputs a previous run pushed make `dvc repro` skip their stages; missing ones are rebuilt.
-        dvc pull --remote team --allow-missing
+        echo "dvc: pulling from the team remote (data/ from the remote data.dvc names)"
+        # Stage outputs a previous run pushed let `dvc repro` skip their stages; missing ones are rebuilt.
+        dvc pull --allow-missing
+        if [[ ! -d data ]]; then
+            echo "dvc: data/ is on no remote: push it to the team remote first" >&2
+            exit 1
+        fi
         ;;
     pull:seed)
         echo "dvc: no team remote (DVC_REMOTE_URL unset): pulling data/ from the seed remote"
@@ -32,13 +38,12 @@ case "$action:$remote" in
         ;;
     push:team)
         echo "dvc: pushing data and stage outputs to the team remote"
-        dvc push --remote team
+        dvc push
         ;;
     push:seed)
         echo "dvc: no team remote: nothing pushed (the pipeline is reproducible from git and the seed)"
         ;;
     publish:team)
-        dvc push --remote team data.dvc
         # data.dvc names the seed remote for the shipped history; new weeks live on the team remote.
         python - <<'PY'
 from pathlib import Path
@@ -49,6 +54,7 @@ for out in spec["outs"]:
     out.pop("remote", None)
 path.write_text(yaml.safe_dump(spec, sort_keys=False))
 PY
+        dvc push data.dvc
         echo "dvc: data/ pushed to the team remote; data.dvc no longer pinned to the seed"
         ;;
     publish:seed)

@@ -20,7 +20,7 @@ import yaml
 
 from tests.act_harness import ActHarness, make_harness, report_durations
 from tests.workflow_policy import action_violations, load, uses_violations, workflow_violations
-from tests.workspace import REPO, VENV_BIN
+from tests.workspace import GIT_IDENTITY, REPO, VENV_BIN, copy_project, project_env
 
 GITHUB = REPO / ".github"
 WORKFLOWS = sorted((GITHUB / "workflows").glob("*.yml"))
@@ -384,3 +384,47 @@ def _weeks_in_git(harness: ActHarness, commit: str) -> list[str]:
 
 def _steps_run(output: str) -> list[str]:
     return re.findall(r"✅  Success - Main (.+?) \[", output)
+
+
+# --- the workflows' data step (.github/scripts/dvc-data.sh) -----------------------------------------------
+
+
+def _data_step(clone: Path, action: str, team: Path | None) -> dict[str, str]:
+    """Run the data step as a job would; return what it wrote to GITHUB_OUTPUT."""
+    outputs = clone.parent / f"output-{action}"
+    outputs.write_text("")
+    env = project_env(GITHUB_OUTPUT=str(outputs), **({"DVC_REMOTE_URL": str(team)} if team else {}))
+    subprocess.run(["bash", ".github/scripts/dvc-data.sh", action], cwd=clone, env=env, check=True, capture_output=True)
+    return dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+
+
+def _dvc_file_remote(clone: Path) -> str | None:
+    remote: str | None = yaml.safe_load((clone / "data.dvc").read_text())["outs"][0].get("remote")
+    return remote
+
+
+@pytest.mark.slow
+def test_data_step_uses_the_seed_without_a_team_remote_and_moves_new_weeks_to_it(tmp_path: Path) -> None:
+    clone = copy_project(tmp_path / "clone")
+    assert _data_step(clone, "pull", team=None) == {"remote": "seed"}
+    weeks = sorted(p.name for p in (clone / "data").iterdir())
+
+    # A team remote that is still empty: the shipped history comes from the seed data.dvc names.
+    team = tmp_path / "team-remote"
+    team.mkdir()
+    shutil.rmtree(clone / "data")
+    assert _data_step(clone, "pull", team=team) == {"remote": "team"}
+    assert sorted(p.name for p in (clone / "data").iterdir()) == weeks
+
+    # What retrain does with a new week: data.dvc unpinned from the seed, the data on the team remote.
+    subprocess.run(["mlops-template", "data", "next-batch"], cwd=clone, env=project_env(), check=True)
+    subprocess.run(["dvc", "add", "-q", "data"], cwd=clone, env=project_env(), check=True)
+    assert _dvc_file_remote(clone) == "seed"
+    assert _data_step(clone, "publish", team=team) == {"remote": "team"}
+    assert _dvc_file_remote(clone) is None
+    subprocess.run(["git", *GIT_IDENTITY, "commit", "-qam", "new week"], cwd=clone, check=True)
+
+    fresh = tmp_path / "fresh"
+    subprocess.run(["git", "clone", "-q", str(clone), str(fresh)], check=True)
+    assert _data_step(fresh, "pull", team=team) == {"remote": "team"}
+    assert len(list((fresh / "data").iterdir())) == len(weeks) + 1
