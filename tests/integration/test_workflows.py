@@ -116,6 +116,14 @@ def test_slow_tier_keeps_the_offline_proof() -> None:
     assert "pytest -m slow" in runs
 
 
+def test_branch_protection_requires_exactly_the_ci_jobs() -> None:
+    """`mlops-template github bootstrap` names the ci jobs as required checks: a renamed job would block merges."""
+    from mlops_template.github.settings import REQUIRED_CHECKS  # noqa: PLC0415 (written beside this test)
+
+    jobs = load(GITHUB / "workflows" / "ci.yml")["jobs"].values()
+    assert sorted(REQUIRED_CHECKS) == sorted(job["name"] for job in jobs)
+
+
 # --- the linters make lint runs -------------------------------------------------------------------------
 
 BROKEN_WORKFLOW = """\
@@ -212,8 +220,8 @@ def say(request: pytest.FixtureRequest, record_property: Callable[[str, object],
 
 def _require_report_command() -> None:
     # Both workflows post `mlops-template report`; its package is written in parallel with these tests.
-    if not (REPO / "src" / "mlops_template" / "report").is_dir():
-        pytest.skip("`mlops-template report` is not in this tree yet (src/mlops_template/report/)")
+    if not (REPO / "src" / "mlops_template" / "report" / "cli.py").is_file():
+        pytest.skip("`mlops-template report` is not in this tree yet (src/mlops_template/report/cli.py)")
 
 
 def _pull_request_event(harness: ActHarness, base: str, head: str) -> dict[str, Any]:
