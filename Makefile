@@ -56,11 +56,12 @@ test: install lint
 test-fast: install
 	pytest
 
-## ruff (lint + format check) and mypy --strict on src/
+## ruff (lint + format check), mypy --strict on src/, and the import layers (lint-imports)
 lint: install
 	ruff check .
 	ruff format --check .
 	mypy
+	lint-imports --no-cache
 	actionlint
 	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml

@@ -1,4 +1,9 @@
-"""`mlops-template <command>`: the pipeline's stages, the data source, params and metrics."""
+"""`mlops-template <command>`: the pipeline's stages, the data source, params, metrics and `serve`.
+
+`serve` runs in the model image, which has no pandas, scikit-learn, DVC or MLflow, and uvicorn's
+workers import this module again: so it imports the pipeline's modules only in the commands that
+use them, never at the top.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mlops_template import io
-from mlops_template.config import load_params
-from mlops_template.entrypoint import configure_logging, params_argument, run_guarded
 from mlops_template.errors import StageInputError
 
 EXIT_NO_NEW_BATCH = 3  # `data next-batch`: nothing new to add (the retrain workflow opens no PR)
@@ -19,6 +21,8 @@ METRIC_ROWS = ("roc_auc", "average_precision", "precision", "recall", "f1", "bri
 
 
 def _parser() -> argparse.ArgumentParser:
+    from mlops_template.entrypoint import params_argument  # noqa: PLC0415 (see the module docstring)
+
     parser = argparse.ArgumentParser(
         prog="mlops-template",
         description="Train, evaluate and track the fraud model. Stages: "
@@ -56,12 +60,16 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("action", choices=["check"])
     params_argument(check)
 
+    commands.add_parser("serve", help="serve the exported model over HTTP (`serve --help`)", add_help=False)
+
     metrics = commands.add_parser("metrics", help="print the test metrics against the baseline")
     metrics.add_argument("--metrics", type=Path, default=Path("reports/metrics.json"))
     return parser
 
 
 def _print_metrics(path: Path) -> None:
+    from mlops_template import io  # noqa: PLC0415
+
     if not path.is_file():
         msg = f"{path}: not found (run `dvc repro` first)"
         raise StageInputError(msg)
@@ -77,7 +85,9 @@ def _print_metrics(path: Path) -> None:
 
 def _data_command(args: argparse.Namespace) -> int:
     # Imported here so that `--help` and `params check` do not pay for pandas and pandera.
+    from mlops_template.config import load_params  # noqa: PLC0415
     from mlops_template.data.sources import generate_history  # noqa: PLC0415
+    from mlops_template.entrypoint import run_guarded  # noqa: PLC0415
 
     if args.data_command == "next-batch":
         return _next_batch(args.params, args.data)
@@ -85,7 +95,9 @@ def _data_command(args: argparse.Namespace) -> int:
 
 
 def _next_batch(params_path: Path, data_dir: Path) -> int:
+    from mlops_template.config import load_params  # noqa: PLC0415
     from mlops_template.data.sources import next_batch  # noqa: PLC0415
+    from mlops_template.entrypoint import run_guarded  # noqa: PLC0415
     from mlops_template.errors import NoNewBatchError  # noqa: PLC0415
 
     nothing_new: list[str] = []
@@ -104,12 +116,18 @@ def _next_batch(params_path: Path, data_dir: Path) -> int:
 
 
 def _check_params(path: Path) -> None:
+    from mlops_template.config import load_params  # noqa: PLC0415
+
     params = load_params(path)
     print(f"{path}: valid (model {params.train.model.kind}, source {params.source.kind})")
 
 
 def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else argv
+    if args_list and args_list[0] == "serve":
+        from mlops_template.serving.__main__ import main as serve  # noqa: PLC0415
+
+        return serve(args_list[1:])
     if args_list and args_list[0] == "github":
         from mlops_template.github.bootstrap import main as github  # noqa: PLC0415 (httpx only when used)
 
@@ -119,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         code: int = stage.main(args_list[1:])
         return code
     args = _parser().parse_args(args_list)
+    from mlops_template.entrypoint import configure_logging, run_guarded  # noqa: PLC0415
+
     configure_logging()
     if args.command == "data":
         return _data_command(args)

@@ -1,0 +1,157 @@
+"""The app factory: settings, middleware, routers; the model is loaded in the lifespan, never at import.
+
+Middleware, outermost first, all pure ASGI (no per-request task or body copy):
+metrics (sees every answer, even a 401 or a 413) -> CORS (only when MLOPS_CORS_ORIGINS is set) ->
+API keys -> body size limit -> the routes.
+
+Run it with `mlops-template serve`, or `uvicorn --factory mlops_template.serving.app:create_app`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from prometheus_client import disable_created_metrics
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from mlops_template import __version__
+from mlops_template.serving.auth import PUBLIC_PATHS, SCHEMES, ApiKeyMiddleware, load_api_keys
+from mlops_template.serving.limits import BodySizeLimitMiddleware
+from mlops_template.serving.metrics import MetricsMiddleware, ServingMetrics
+from mlops_template.serving.predlog import PredictionLog
+from mlops_template.serving.routes import ROUTERS
+from mlops_template.serving.routes._http import AUTH_RESPONSES, JSON, ApiError, error_response, json_response
+from mlops_template.serving.settings import ServingSettings, load_settings
+from mlops_template.serving.state import ModelHolder, ServingState
+
+logger = logging.getLogger(__name__)
+
+TITLE = "mlops-template model API"
+DESCRIPTION = """Predictions with probabilities and confidence, explanations and feedback for the model
+exported by the pipeline. Request bodies follow the model's data contract (`contract.json`): the
+schemas below are built from it when the model loads. Every route but /health, /ready and /metrics
+needs an API key (`Authorization: Bearer <key>` or `X-API-Key: <key>`)."""
+CONTRACT_COMPONENTS = (
+    *("PredictRequest", "ExplainRequest", "FeedbackRequest"),
+    *("PredictResponse", "ExplainResponse", "FeedbackResponse", "PredictionResult"),
+)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state: ServingState = app.state.serving
+    state.predlog.open()
+    state.models.load_at_start()
+    try:
+        yield
+    finally:
+        state.predlog.close()
+        state.metrics.close()
+
+
+async def _api_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)  # noqa: S101 (registered for ApiError only)
+    return error_response(exc)
+
+
+async def _internal_error(_request: Request, _exc: Exception) -> Response:
+    # The traceback goes to the server log (Starlette re-raises after this answer); the client gets no detail.
+    return json_response({"detail": "internal error (logged on the server)"}, 500)
+
+
+def _component_schemas(state: ServingState) -> dict[str, Any]:
+    loaded = state.models.current
+    if loaded is None:
+        placeholder = {"type": "object", "description": "Built from the model's data contract once a model is loaded."}
+        return dict.fromkeys(CONTRACT_COMPONENTS, placeholder)
+    schemas = loaded.schemas
+    components: dict[str, Any] = {}
+    for model in (schemas.predict_request, schemas.explain_request, schemas.feedback_request, *schemas.responses):
+        found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(found.pop("$defs", {}))
+        components[model.__name__] = found
+    return components
+
+
+def _openapi(app: FastAPI, state: ServingState) -> dict[str, Any]:
+    """The OpenAPI document for the model loaded now (rebuilt after a reload)."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    schema = get_openapi(title=TITLE, version=__version__, description=DESCRIPTION, routes=app.routes)
+    components = schema.setdefault("components", {})
+    components.setdefault("schemas", {}).update(_component_schemas(state))
+    if state.api_keys is not None:
+        components["securitySchemes"] = SCHEMES
+        error = {"$ref": "#/components/schemas/ErrorResponse"}
+        for path, operations in schema["paths"].items():
+            if path in PUBLIC_PATHS:
+                continue
+            for operation in operations.values():
+                operation["security"] = [{name: []} for name in SCHEMES]
+                for status, response in AUTH_RESPONSES.items():
+                    content = {JSON: {"schema": error}}
+                    operation["responses"][str(status)] = {"description": response["description"], "content": content}
+    app.openapi_schema = schema
+    return schema
+
+
+def _paths(routes: list[BaseRoute]) -> frozenset[str]:
+    """Every path the app answers (the metrics' route label; anything else counts as unmatched)."""
+    included = [route for router in ROUTERS for route in router.routes]
+    return frozenset(route.path for route in [*routes, *included] if isinstance(route, Route))
+
+
+def create_app(settings: ServingSettings | None = None) -> FastAPI:
+    """The API, configured from `settings` (default: the environment). Refuses to build without keys."""
+    settings = settings if settings is not None else load_settings()
+    # The *_created series double a scrape and say nothing a dashboard uses.
+    disable_created_metrics()  # type: ignore[no-untyped-call]
+    api_keys = load_api_keys(settings)
+    metrics = ServingMetrics()
+    app = FastAPI(
+        title=TITLE,
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        # Swagger UI fetches scripts from a CDN and cannot send keys: offered only when auth is off (development).
+        docs_url="/docs" if api_keys is None else None,
+        redoc_url=None,
+        # FastAPI's own OpenTelemetry hooks cost a provider lookup per request; this app reports to Prometheus.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+    )
+    models = ModelHolder(settings.model_dir, settings.max_batch, metrics, on_change=lambda: _forget_openapi(app))
+    predlog = PredictionLog(settings.prediction_log, settings.prediction_log_busy_ms)
+    state = ServingState(settings=settings, metrics=metrics, predlog=predlog, models=models, api_keys=api_keys)
+    app.state.serving = state
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(Exception, _internal_error)
+    app.openapi = lambda: _openapi(app, state)  # type: ignore[method-assign]
+
+    # add_middleware puts each one outside the previous: the last added runs first.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if api_keys is not None:
+        app.add_middleware(ApiKeyMiddleware, keys=api_keys)
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            max_age=600,
+        )
+    app.add_middleware(MetricsMiddleware, metrics=metrics, routes=_paths(app.routes))
+    return app
+
+
+def _forget_openapi(app: FastAPI) -> None:
+    app.openapi_schema = None  # the next GET /openapi.json describes the new model's contract
