@@ -17,6 +17,14 @@ from mlops_template.errors import StageInputError
 
 EXIT_NO_NEW_BATCH = 3  # `data next-batch`: nothing new to add (the retrain workflow opens no PR)
 STAGES = ("ingest", "featurize", "train", "evaluate", "register")
+# Commands with their own parser (`<command> --help`), in their own modules.
+FORWARDED = {
+    "gate": "compare the candidate with the champion: bootstrap intervals, pass/fail (`gate --help`)",
+    "promote": "move the registry's champion alias, or roll it back (`promote --help`)",
+    "report": "the PR report in Markdown from git and DVC (`report --help`)",
+    "github": "set up GitHub: `github bootstrap` creates the deploy environments and protects main",
+}
+FORWARDED_MODULES = {"gate": "gate", "promote": "champion", "report": "report.cli", "github": "github.bootstrap"}
 METRIC_ROWS = ("roc_auc", "average_precision", "precision", "recall", "f1", "brier", "calibration_error")
 
 
@@ -50,11 +58,8 @@ def _parser() -> argparse.ArgumentParser:
         params_argument(sub)
         sub.add_argument("--data", type=Path, default=Path("data"))
 
-    commands.add_parser(
-        "github",
-        help="set up GitHub: `github bootstrap` creates the deploy environments and protects main",
-        add_help=False,
-    )
+    for name, about in FORWARDED.items():
+        commands.add_parser(name, help=about, add_help=False)
 
     check = commands.add_parser("params", help="validate params.yaml")
     check.add_argument("action", choices=["check"])
@@ -128,10 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         from mlops_template.serving.__main__ import main as serve  # noqa: PLC0415
 
         return serve(args_list[1:])
-    if args_list and args_list[0] == "github":
-        from mlops_template.github.bootstrap import main as github  # noqa: PLC0415 (httpx only when used)
-
-        return github(args_list[1:])
+    if args_list and args_list[0] in FORWARDED:
+        forwarded = importlib.import_module(f"mlops_template.{FORWARDED_MODULES[args_list[0]]}")
+        found: int = forwarded.main(args_list[1:])
+        return found
     if args_list and args_list[0] in STAGES:
         stage = importlib.import_module(f"mlops_template.stages.{args_list[0]}")
         code: int = stage.main(args_list[1:])

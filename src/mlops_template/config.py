@@ -149,6 +149,32 @@ class TrackingParams(_Section):
     registered_model: str = Field("fraud-detector", min_length=1)
 
 
+# --- gate: the promotion gate (`mlops-template gate`), candidate against champion ------------------
+
+GATE_METRICS = ("average_precision", "recall")
+
+
+class GateMetricRule(_Section):
+    """Rules for one metric; values are absolute (a difference of 0.02 is two points of the metric)."""
+
+    floor: Share = Field(description="The candidate's point estimate must reach at least this.")
+    max_regression: Share = Field(description="Fail unless the difference's lower bound >= -max_regression.")
+    min_gain: Share = Field(description="A gain is meaningful at this size or more, with a lower bound above 0.")
+
+
+class GateParams(_Section):
+    average_precision: GateMetricRule = GateMetricRule(floor=0.2, max_regression=0.03, min_gain=0.005)
+    recall: GateMetricRule = GateMetricRule(floor=0.2, max_regression=0.10, min_gain=0.01)
+    require_gain: bool = Field(False, description="Fail a candidate that is not meaningfully better.")
+    resamples: int = Field(1000, ge=100, le=100_000)
+    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    seed: int = Field(42, ge=0)
+
+    def rule(self, metric: str) -> GateMetricRule:
+        found: GateMetricRule = getattr(self, metric)
+        return found
+
+
 class Params(_Section):
     base: BaseParams = BaseParams()
     source: SourceParams
@@ -157,6 +183,7 @@ class Params(_Section):
     train: TrainParams
     evaluate: EvaluateParams = EvaluateParams()
     tracking: TrackingParams = TrackingParams()
+    gate: GateParams = GateParams()
 
     @model_validator(mode="after")
     def _weeks_exist(self) -> Params:
