@@ -4,7 +4,8 @@ The champion for `mlops-template gate --base-rev REV`, first found wins:
 1. With `MLFLOW_TRACKING_URI` set and a `champion` alias on the registered model: the `served/`
    artifact logged with the alias's run (what production runs).
 2. The base commit's DVC outputs for `models/served` (its dvc.lock), checked out into a temporary
-   `git worktree` from the DVC cache, or fetched from the default remote.
+   `git worktree` from this checkout's DVC cache, or pulled from the default remote (this checkout's
+   `.dvc/config.local` included: CI sets the team remote there).
 3. Else the base commit's pipeline reproduced in that worktree (`dvc repro export`, with the base
    commit's own code on PYTHONPATH): the pipeline is deterministic, so this is the same model.
 A base commit whose dvc.lock has no `models/served` output has no champion: the first model.
@@ -20,6 +21,7 @@ import argparse
 import contextlib
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -86,6 +88,9 @@ def worktree(root: Path, commit: str, where: Path) -> Iterator[Path]:
 
 def _checkout_or_reproduce(root: Path, tree: Path) -> str:
     """Put the base commit's models/served into `tree`; returns how it was obtained."""
+    local = root / ".dvc" / "config.local"  # this checkout's own remotes (a team default) hold for the base too
+    if local.is_file():
+        shutil.copyfile(local, tree / ".dvc" / "config.local")
     cache = _dvc(root, "cache", "dir").stdout.strip() or str(root / ".dvc" / "cache")
     _dvc(tree, "config", "--local", "cache.dir", cache)
     checkout = _dvc(tree, "checkout", SERVED)

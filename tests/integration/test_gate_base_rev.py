@@ -71,6 +71,16 @@ def test_the_champion_comes_from_the_base_commit(tmp_path: Path) -> None:
     assert cached.stdout == f"gate: {evidence['decision']}: {evidence['reason']}\n"
     first_bytes = (repo / "reports/gate.json").read_bytes()
 
+    # The team remote, as CI sets it (this checkout's .dvc/config.local): the base model comes from it.
+    team = tmp_path / "team-remote"
+    _run(repo, "dvc", "remote", "add", "--local", "--default", "team", str(team))
+    _run(repo, "dvc", "push", "-q", "--all-branches")  # main's model too
+    shutil.rmtree(repo / ".dvc/cache")
+    pulled = _run(repo, *gate, check=False)
+    assert "from the DVC remote" in pulled.stderr
+    assert (repo / "reports/gate.json").read_bytes() == first_bytes
+
+    _run(repo, "dvc", "remote", "remove", "--local", "team")
     shutil.rmtree(repo / ".dvc/cache")  # no cache and no default remote: the base commit is rebuilt
     rebuilt = _run(repo, *gate, check=False)
     assert rebuilt.returncode == cached.returncode, rebuilt.stderr
