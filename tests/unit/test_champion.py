@@ -133,3 +133,15 @@ def test_the_base_rev_champion_comes_from_the_registry_alias(tracking_server: di
     with champion.obtain("no-such-rev", tmp_path, params, root=tracking_server["root"]) as found:
         assert found is not None
         assert _version(found) == "0123456789ab"
+
+
+def test_the_gate_command_marks_its_candidate_challenger(tracking_server: dict[str, Any], served_dir: Path) -> None:
+    from mlops_template import gate  # noqa: PLC0415
+
+    root = served_dir.parent.parent
+    out = tracking_server["root"] / "gate.json"
+    params = tracking_server["root"] / "params.yaml"
+    params.write_text(json.dumps(small_params_dict()))  # JSON is YAML
+    args = ["--candidate", str(served_dir), "--champion", "none", "--rows", str(root / "artifacts/ingest/test.parquet")]
+    assert gate.main([*args, "--params", str(params), "--out", str(out), "--set-alias"]) == 0
+    assert _aliases(tracking_server) == {"challenger": "1"}

@@ -190,7 +190,8 @@ def test_no_meaningful_gain_passes_with_a_note_or_fails_when_required(gain: tupl
 def _gate(root: Path, *extra: str) -> int:
     served = root / "models/served"
     rows = root / "artifacts/ingest/test.parquet"
-    return gate.main(["--candidate", str(served), "--rows", str(rows), *extra])
+    shipped = Path(__file__).resolve().parents[2] / "params.yaml"  # whatever the working directory
+    return gate.main(["--params", str(shipped), "--candidate", str(served), "--rows", str(rows), *extra])
 
 
 def test_the_first_model_writes_stable_evidence(
@@ -251,9 +252,7 @@ def test_user_errors_exit_2_with_one_line(served_dir: Path, tmp_path: Path, caps
     root = served_dir.parent.parent
     assert _gate(root, "--champion", str(tmp_path / "missing"), "--out", str(tmp_path / "g.json")) == 2
     assert capsys.readouterr().err.startswith("error: gate: --champion:")
-    code = gate.main(
-        ["--candidate", str(tmp_path), "--champion", "none", "--rows", str(root / "artifacts/ingest/test.parquet")]
-    )
+    code = _gate(root, "--candidate", str(tmp_path), "--champion", "none")
     assert code == 2
     assert "not a served model directory" in capsys.readouterr().err
     assert not (tmp_path / "g.json").exists()
