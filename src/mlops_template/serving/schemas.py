@@ -94,7 +94,12 @@ def _whole_number(value: Any) -> Any:
 
 
 def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC: keep its own offset, same instant
+        return value
 
 
 def _column_type(column: Mapping[str, Any]) -> Any:

@@ -163,3 +163,26 @@ def test_docs_are_offered_only_without_auth(make_settings: MakeSettings, client:
     with TestClient(app) as open_client:
         assert open_client.get("/docs").status_code == 200
         assert open_client.get("/v1/model").status_code == 200
+
+
+PREFLIGHT = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+
+
+def test_cors_is_closed_by_default(client: TestClient) -> None:
+    preflight = client.options("/v1/predict", headers=PREFLIGHT)
+    assert "access-control-allow-origin" not in preflight.headers
+    answer = client.post("/v1/predict", json={"record": {}}, headers={**AUTH, "Origin": "https://app.example"})
+    assert "access-control-allow-origin" not in answer.headers
+
+
+def test_cors_opens_only_to_the_configured_origins(make_settings: MakeSettings) -> None:
+    app = create_app(make_settings(cors_origins="https://app.example, https://admin.example"))
+    with TestClient(app) as client:
+        allowed = client.options("/v1/predict", headers=PREFLIGHT)
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+        assert "X-API-Key" in allowed.headers["access-control-allow-headers"]
+        other = client.options("/v1/predict", headers={**PREFLIGHT, "Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+        # CORS opens the browser's door, not the API's: a request still needs its key.
+        assert client.get("/v1/model", headers={"Origin": "https://app.example"}).status_code == 401

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import uuid
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from mlops_template.serving.predlog import (
     PredictionLogError,
     PredictionRow,
     UnknownRequestError,
+    new_request_id,
 )
 
 
@@ -138,3 +140,11 @@ def test_an_unwritable_location_is_a_config_error(tmp_path: Path) -> None:
     blocker.write_text("not a directory", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"MLOPS_PREDICTION_LOG=.*cannot open it for writing"):
         PredictionLog(blocker / "predictions.sqlite3").open()
+
+
+def test_request_ids_are_random_version_4_uuids() -> None:
+    ids = [new_request_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000
+    for found in ids[:50]:
+        parsed = uuid.UUID(hex=found)
+        assert (parsed.version, parsed.variant, parsed.hex) == (4, uuid.RFC_4122, found)

@@ -134,6 +134,13 @@ def test_bad_input_is_a_4xx_with_a_message_and_the_app_serves_on(
     assert client.post("/v1/predict", json={"record": VALID_RECORD}, headers=AUTH).status_code == 200
 
 
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:10+03:04", "9999-12-31T23:59:59-01:00", "1969-12-31T23:59:59"])
+def test_timestamps_at_the_edges_of_the_calendar_are_served(client: TestClient, stamp: str) -> None:
+    for path in ("/v1/predict", "/v1/explain"):
+        answer = client.post(path, json={"record": VALID_RECORD | {"timestamp": stamp}}, headers=AUTH)
+        assert answer.status_code == 200, answer.text
+
+
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", ""])
 def test_a_body_that_is_not_json_is_a_415(client: TestClient, content_type: str) -> None:
     headers = {**AUTH, "content-type": content_type}

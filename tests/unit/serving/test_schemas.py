@@ -115,6 +115,14 @@ def test_timestamps_are_iso_8601_and_end_up_in_utc(text: str, expected: datetime
     assert stamp.utcoffset().total_seconds() == 0
 
 
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:10+03:04", "9999-12-31T23:59:59-01:00"])
+def test_a_timestamp_with_no_utc_form_keeps_its_offset(text: str) -> None:
+    # Found by schemathesis: converting these to UTC leaves datetime's range, which was once a 500.
+    stamp = Record.model_validate_json(json.dumps({**VALID_RECORD, "timestamp": text})).timestamp  # type: ignore[attr-defined]
+    assert stamp == datetime.fromisoformat(text)
+    assert stamp.utcoffset() is not None
+
+
 def test_a_predict_request_holds_exactly_one_of_record_or_records() -> None:
     predict = SCHEMAS.predict_request
     assert predict.model_validate_json(json.dumps({"record": VALID_RECORD})).records is None  # type: ignore[attr-defined]

@@ -1,4 +1,5 @@
-"""One router per resource."""
+"""One router per resource. Every endpoint takes only the `Request` and returns a `Response`
+(app.py mounts them as plain Starlette routes and documents them from these routers)."""
 
 from mlops_template.serving.routes import admin, explain, feedback, health, metrics, model, predict
 

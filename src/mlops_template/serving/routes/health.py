@@ -23,7 +23,7 @@ class Readiness(BaseModel):
 
 
 @router.get("/health", operation_id="health", summary="Liveness: the process answers", response_model=Health)
-async def health() -> Response:
+async def health(_request: Request) -> Response:
     return json_response({"status": "ok"})
 
 

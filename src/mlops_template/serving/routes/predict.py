@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from mlops_template.serving.predlog import PredictionLogError, PredictionRow, utc_now
+from mlops_template.serving.predlog import PredictionLogError, PredictionRow, new_request_id, utc_now
 from mlops_template.serving.routes._http import (
     ERROR_RESPONSES,
     ApiError,
@@ -53,12 +52,12 @@ async def predict(request: Request) -> Response:
     probabilities: list[float] = model.predict_records([record.__dict__ for record in records]).tolist()
     threshold, version = model.threshold, model.version
     positive, negative = loaded.schemas.positive, loaded.schemas.negative
-    batch_id, created_at = uuid.uuid4().hex, utc_now()
+    batch_id, created_at = new_request_id(), utc_now()
     latency_ms = (time.perf_counter() - started) * 1000.0
     results: list[dict[str, object]] = []
     rows: list[PredictionRow] = []
     for record, probability in zip(records, probabilities, strict=True):
-        request_id = uuid.uuid4().hex
+        request_id = new_request_id()
         value = 1 if probability >= threshold else 0
         results.append(
             {
