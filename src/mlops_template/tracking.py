@@ -128,6 +128,8 @@ def log_run(
         )
         data_md5 = str(card["data"]["version"].get("md5"))
         tags = {**git_state(root), "data_version": data_md5, "model_kind": params.train.model.kind}
+        if served_dir is not None:  # the served artifact's version, so a registered version is found by it
+            tags["served_version"] = str(card.get("served", {}).get("version", "unknown"))
         with mlflow.start_run(
             experiment_id=experiment_id, run_name=f"{params.train.model.kind}-{data_md5[:8]}", tags=tags
         ) as run:

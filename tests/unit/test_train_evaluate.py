@@ -231,11 +231,12 @@ def test_register_logs_one_mlflow_run_and_registers_a_version(
     assert set(record) == {"model_sha256", "served_version", "data_version", "registered_model", "logged"}  # stable
     served_files = mlflow.artifacts.download_artifacts(f"runs:/{run.info.run_id}/{tracking.SERVED_ARTIFACT_PATH}")
     assert (Path(served_files) / "served.json").read_bytes() == (trained / "models/served/served.json").read_bytes()
-    _fetch_by_alias_and_version(client, trained, tmp_path)
+    _fetch_by_alias_and_version(client, run, trained, tmp_path)
 
 
-def _fetch_by_alias_and_version(client: Any, trained: Path, tmp_path: Path) -> None:
+def _fetch_by_alias_and_version(client: Any, run: Any, trained: Path, tmp_path: Path) -> None:
     """An image build fetches the served artifact by alias or number, verified by its hashes."""
+    assert run.data.tags["served_version"] == ServedModel.load(trained / "models/served").version
     client.set_registered_model_alias("fraud-detector", "champion", "2")
     fetched = tracking.download_served("models:/fraud-detector@champion", tmp_path / "image-model", root=tmp_path)
     assert ServedModel.load(fetched).version == ServedModel.load(trained / "models/served").version
