@@ -7,6 +7,7 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 STAMP := $(VENV)/.installed
+IMAGE ?= mlops-template:latest
 
 # Every recipe sees the project's environment first, so dvc.yaml's `python -m ...` is the venv's.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -16,7 +17,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
 .DEFAULT_GOAL := help
-.PHONY: help install run data repro metrics test test-fast lint format bench clean
+.PHONY: help install system-deps run data repro metrics test test-fast lint format bench image clean
 
 ## Show this help
 help:
@@ -48,8 +49,12 @@ repro: install
 metrics: install
 	@mlops-template metrics
 
+## System tools the slow tier needs (Docker engine, debootstrap, promtool, wrk): installed as root if missing
+system-deps:
+	bash scripts/system-deps.sh
+
 ## Set everything up and run lint plus the whole test suite (what CI runs)
-test: install lint
+test: install system-deps lint
 	pytest -m "slow or not slow"
 
 ## The fast tier only (no DVC pipeline runs): the inner loop while you code
@@ -66,6 +71,7 @@ lint: install
 	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 	zizmor --offline --min-severity medium --quiet .github/
+	hadolint Dockerfile
 
 ## Rewrite files with ruff's formatter and safe fixes
 format: install
@@ -75,6 +81,10 @@ format: install
 ## Benchmarks: dvc repro on the default data and on ~1M rows, and the no-op repro
 bench: install
 	python benchmarks/bench_pipeline.py
+
+## Build the API image (IMAGE, BASE_IMAGE): wheels fetched on the host first, then a build with no network
+image: install
+	python scripts/image.py --tag $(IMAGE) $(if $(BASE_IMAGE),--base-image $(BASE_IMAGE))
 
 ## Remove the environment, pipeline outputs and the local MLflow store (not data/ or .dvc/cache)
 clean:

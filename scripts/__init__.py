@@ -1,0 +1,1 @@
+"""Build tooling outside the package: the container image's wheelhouse, labels and Debian base."""
