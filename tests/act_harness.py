@@ -9,7 +9,8 @@ replaced by small local stand-ins:
   setup-project puts the existing .venv/bin on PATH instead of `make install`; setup-cml puts a `cml`
   on PATH that records what it would post and keeps the PR's comments the way GitHub would;
 - `gh` (retrain opens its PR with it): a recorder that keeps the PRs it was asked to open or edit.
-act's cache server is off and its artifact server is not started (no --artifact-server-path).
+act's cache server is off and its artifact server is not started (no --artifact-server-path); where
+`unshare -n` is permitted, act and its jobs run in a network namespace with no network at all.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.workspace import GIT_IDENTITY, VENV_BIN, copy_project
+from tests.workspace import GIT_IDENTITY, VENV_BIN, copy_project, offline_prefix
 
 REPOSITORY = "acme/mlops-template"  # what act derives github.repository from (the clone's origin URL)
 USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
@@ -242,12 +243,14 @@ class ActHarness:
                 raise AssertionError(msg)
             mapped += ["--local-repository", f"{repo}@{sha}={standin}"]
         command = [
+            *offline_prefix(),  # no network for act and every job it runs, where `unshare -n` is permitted
             str(VENV_BIN / "act"),
             event_name,
             "--workflows", f".github/workflows/{workflow}",
             "--eventpath", str(event_path),
             "--platform", "ubuntu-latest=-self-hosted",
             "--no-cache-server",
+            "--no-skip-checkout",  # else act copies the clone (and its origin) instead of running checkout
             "--action-offline-mode",
             "--action-cache-path", str(self.root / "act-cache"),
             "--container-daemon-socket", "-",

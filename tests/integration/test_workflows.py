@@ -8,9 +8,11 @@ with `act` in a temporary clone (tests/act_harness.py), with no network.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -190,6 +192,18 @@ def test_zizmor_passes_the_shipped_files_and_fails_a_broken_one(broken_repo: Pat
     assert "unpinned-uses" in failed.stdout
 
 
+def test_the_workflow_scripts_pass_shellcheck() -> None:
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run shellcheck (scripts/system-deps.sh installs it)")
+        pytest.skip("shellcheck is not installed (scripts/system-deps.sh installs it as root)")
+    scripts = sorted(str(p) for p in (GITHUB / "scripts").glob("*.sh"))
+    assert scripts
+    done = subprocess.run([shellcheck, *scripts], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout
+
+
 def test_make_lint_runs_every_workflow_linter() -> None:
     recipe = re.search(r"^lint:.*?(?=^\S|\Z)", (REPO / "Makefile").read_text(), re.MULTILINE | re.DOTALL)
     assert recipe is not None
@@ -206,14 +220,13 @@ def test_make_lint_runs_every_workflow_linter() -> None:
 
 
 @pytest.fixture
-def say(request: pytest.FixtureRequest, record_property: Callable[[str, object], None]) -> Callable[[str], None]:
-    """Write a line to the test output as it happens (the act runs' durations, the recorded comment)."""
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+def say(capsys: pytest.CaptureFixture[str], record_property: Callable[[str, object], None]) -> Callable[[str], None]:
+    """Write to the test output as it happens, past pytest's capture (act durations, the recorded comment)."""
 
     def write(text: str) -> None:
         record_property("output", text)
-        if reporter is not None:
-            reporter.write_line(text)
+        with capsys.disabled():
+            sys.stdout.write(f"\n{text}\n")
 
     return write
 
@@ -255,18 +268,25 @@ def _push_commit(harness: ActHarness, message: str, branch: str) -> str:
     return harness.git("rev-parse", "HEAD")
 
 
-def _assert_report(call: dict[str, Any], params: dict[str, str]) -> None:
-    """The recorded comment holds the real metrics diff and the gate's real decision."""
+def _assert_report(call: dict[str, Any], base_metrics: dict[str, Any], params: list[tuple[str, str, str]]) -> None:
+    """The recorded comment holds the real metrics diff (base and head values) and the gate's real decision."""
     body = call["body"]
     gate, metrics = call["workspace"]["reports/gate.json"], call["workspace"]["reports/metrics.json"]
     assert gate["decision"] in ("pass", "fail")
-    assert gate["decision"] in body.lower()
-    assert gate["reason"] in body
-    average_precision = metrics["model"]["average_precision"]
-    assert f"{average_precision:.4f}" in body, "the head's average precision is not in the comment"
-    for key, value in params.items():
-        assert key in body
-        assert value in body
+    assert f"**{gate['decision']}**: {gate['reason']}" in body
+    for name in ("average_precision", "recall", "roc_auc"):
+        old, new = base_metrics["model"][name], metrics["model"][name]
+        row = re.search(rf"^\| {name} \(.*$", body, re.MULTILINE)
+        assert row is not None, f"no {name} row in the comment"
+        assert f"{old:.4f}" in row.group(0), f"the base {name} is not in its row"
+        assert f"{new:.4f}" in row.group(0), f"the head {name} is not in its row"
+        change = "→ 0" if new == old else f"{new - old:+.4f}"  # the file's 6 digits, as dvc metrics diff reads them
+        assert change in row.group(0), f"the {name} change is not in its row"
+    for key, old_value, new_value in params:
+        row = re.search(rf"^\| `[\w.]*{key}` \|.*$", body, re.MULTILINE)
+        assert row is not None, f"no {key} row in the params diff"
+        assert f"`{old_value}`" in row.group(0)
+        assert f"`{new_value}`" in row.group(0)
 
 
 @pytest.mark.slow
@@ -290,7 +310,8 @@ def test_pr_report_with_act_posts_one_sticky_comment(tmp_path: Path, say: Callab
     assert calls[0]["options"]["no-publish"] is True
     assert calls[0]["options"]["target"] == "pr/1"
     assert calls[0]["telemetry_off"]
-    _assert_report(calls[0], {"max_leaf_nodes": "31"})
+    base_metrics = json.loads(harness.git("show", f"{base}:reports/metrics.json"))
+    _assert_report(calls[0], base_metrics, [("max_leaf_nodes", "15", "31")])
     assert (harness.artifacts / "plots-diff").is_dir()
     assert any(p.suffix == ".html" for p in (harness.artifacts / "plots-diff").rglob("*"))
 
@@ -301,7 +322,7 @@ def test_pr_report_with_act_posts_one_sticky_comment(tmp_path: Path, say: Callab
     calls = harness.calls("cml-calls.jsonl")
     assert len(calls) == 2, second.output[-6000:]
     assert [c["command"] for c in calls] == ["update", "update"]
-    _assert_report(calls[1], {"max_leaf_nodes": "31", "learning_rate": "0.08"})
+    _assert_report(calls[1], base_metrics, [("max_leaf_nodes", "15", "31"), ("learning_rate", "0.05", "0.08")])
     comments = harness.records_of("pr-comments.json")
     assert len(comments) == 1, "a second push added a comment instead of updating the sticky one"
     assert comments[0]["watermark"] == WATERMARK
