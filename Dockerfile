@@ -26,7 +26,8 @@ RUN python3 -m venv /opt/venv \
     && /opt/venv/bin/pip uninstall --yes --disable-pip-version-check pip setuptools
 
 # The exported artifact (model.onnx, contract.json, served.json) and, when evaluate has written it, the
-# model card: the [n] glob matches nothing instead of failing when the card is absent.
+# model card: the [n] glob matches nothing instead of failing when the card is absent (the directory
+# MODEL_CARD_DIR itself must exist; reports/ is in git).
 ARG MODEL_DIR=models/served MODEL_CARD_DIR=reports
 COPY ${MODEL_DIR}/ ${MODEL_CARD_DIR}/model_card.jso[n] /model/
 # COPY keeps the context's modes (a 0600 file would be unreadable by the app user): normalise them.

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
 COMMAND_TIMEOUT_S = 600.0
@@ -51,6 +53,20 @@ def find_tool(name: str) -> str | None:
 def missing_packages(tools: dict[str, str]) -> list[str]:
     """The Debian packages providing the `tools` (name -> package) this machine lacks."""
     return sorted({package for tool, package in tools.items() if find_tool(tool) is None})
+
+
+def require_tools() -> None:
+    """Skip (locally) or fail (CI=true) with the reason when the engine or debootstrap cannot run here."""
+    problems = []
+    if missing := missing_packages({**ENGINE_TOOLS, "debootstrap": "debootstrap"}):
+        problems.append(f"Debian packages {', '.join(missing)} are not installed")
+    if os.geteuid() != 0:
+        problems.append("dockerd and debootstrap need root")
+    if problems:
+        reason = f"image test: {'; '.join(problems)} (`make system-deps` as root installs them)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
 
 
 def _tool(name: str) -> str:

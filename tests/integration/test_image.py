@@ -10,7 +10,6 @@ bridge, so no traffic leaves the loopback interface. Everything started is stopp
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +22,7 @@ import pytest
 
 from scripts import debian_base, image
 from tests.api_server import API_KEY, VALID_RECORD, free_port
-from tests.docker_engine import ENGINE_TOOLS, DockerEngine, EngineError, docker_engine, missing_packages
+from tests.docker_engine import DockerEngine, EngineError, docker_engine, require_tools
 
 pytestmark = pytest.mark.slow
 
@@ -39,20 +38,6 @@ STOP_GRACE_S = 20
 MAX_IMAGE_BYTES = 450 * 1024 * 1024
 TRAINING_ONLY = ("pandas", "sklearn", "mlflow", "dvc", "pandera", "pyarrow", "pip")
 SERVING = ("onnxruntime", "fastapi", "uvicorn", "uvloop", "httptools", "prometheus_client", "numpy", "mlops_template")
-
-
-def require_tools() -> None:
-    """Skip (locally) or fail (CI=true) with the reason when the engine or debootstrap cannot run here."""
-    problems = []
-    if missing := missing_packages({**ENGINE_TOOLS, "debootstrap": "debootstrap"}):
-        problems.append(f"Debian packages {', '.join(missing)} are not installed")
-    if os.geteuid() != 0:
-        problems.append("dockerd and debootstrap need root")
-    if problems:
-        reason = f"image test: {'; '.join(problems)} (`make system-deps` as root installs them)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
