@@ -17,7 +17,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps run data repro metrics test test-fast lint format bench image clean
+.PHONY: help install system-deps run data repro metrics test test-fast lint format bench bench-serve image clean
 
 ## Show this help
 help:
@@ -85,6 +85,10 @@ bench: install
 ## Build the API image (IMAGE, BASE_IMAGE): wheels fetched on the host first, then a build with no network
 image: install
 	python scripts/image.py --tag $(IMAGE) $(if $(BASE_IMAGE),--base-image $(BASE_IMAGE))
+
+## Benchmark the API against `mlflow models serve` and an empty endpoint (after `make run`)
+bench-serve: install system-deps
+	python benchmarks/bench_serve.py
 
 ## Remove the environment, pipeline outputs and the local MLflow store (not data/ or .dvc/cache)
 clean:

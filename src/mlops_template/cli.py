@@ -16,15 +16,22 @@ from typing import Any
 from mlops_template.errors import StageInputError
 
 EXIT_NO_NEW_BATCH = 3  # `data next-batch`: nothing new to add (the retrain workflow opens no PR)
-STAGES = ("ingest", "featurize", "train", "evaluate", "register")
+STAGES = ("ingest", "featurize", "train", "export", "evaluate", "register")
 # Commands with their own parser (`<command> --help`), in their own modules.
 FORWARDED = {
     "gate": "compare the candidate with the champion: bootstrap intervals, pass/fail (`gate --help`)",
     "promote": "move the registry's champion alias, or roll it back (`promote --help`)",
     "report": "the PR report in Markdown from git and DVC (`report --help`)",
+    "fetch-model": "download a registered version's served artifact, verified (`fetch-model --help`)",
     "github": "set up GitHub: `github bootstrap` creates the deploy environments and protects main",
 }
-FORWARDED_MODULES = {"gate": "gate", "promote": "champion", "report": "report.cli", "github": "github.bootstrap"}
+FORWARDED_MODULES = {
+    "fetch-model": "fetch_model",
+    "gate": "gate",
+    "promote": "champion",
+    "report": "report.cli",
+    "github": "github.bootstrap",
+}
 METRIC_ROWS = ("roc_auc", "average_precision", "precision", "recall", "f1", "brier", "calibration_error")
 
 
@@ -58,14 +65,13 @@ def _parser() -> argparse.ArgumentParser:
         params_argument(sub)
         sub.add_argument("--data", type=Path, default=Path("data"))
 
-    for name, about in FORWARDED.items():
-        commands.add_parser(name, help=about, add_help=False)
-
     check = commands.add_parser("params", help="validate params.yaml")
     check.add_argument("action", choices=["check"])
     params_argument(check)
 
     commands.add_parser("serve", help="serve the exported model over HTTP (`serve --help`)", add_help=False)
+    for name, about in FORWARDED.items():
+        commands.add_parser(name, help=about, add_help=False)
 
     metrics = commands.add_parser("metrics", help="print the test metrics against the baseline")
     metrics.add_argument("--metrics", type=Path, default=Path("reports/metrics.json"))

@@ -265,35 +265,53 @@ def _linear(graph: _Graph, x: str, estimators: list[LogisticRegression]) -> str:
     return graph.op("Add", [graph.op("MatMul", [x, graph.const("coef", coef)]), graph.const("intercept", intercept)])
 
 
-def _isotonic(graph: _Graph, score: str, calibrator: IsotonicRegression) -> str:
-    """`np.clip` to the fitted range, then `np.interp` over the fitted thresholds: [N, 1]."""
-    xs = np.asarray(calibrator.X_thresholds_, dtype=np.float64)
-    ys = np.asarray(calibrator.y_thresholds_, dtype=np.float64)
-    if len(ys) == 1:
-        return graph.op("Add", [graph.op("Mul", [score, graph.const("zero", 0.0)]), graph.const("y", ys[0])])
-    clipped = graph.op("Clip", [score, graph.const("lo", calibrator.X_min_), graph.const("hi", calibrator.X_max_)])
-    # The segment [xs[j], xs[j+1]] that holds x: j = (number of thresholds <= x) - 1, within [0, n-2].
-    below = graph.op("LessOrEqual", [graph.const("xs", xs[None, :]), clipped])
-    count = graph.op("ReduceSum", [graph.op("Cast", [below], to=TensorProto.INT64), graph.const("axis", [1], np.int64)])
-    j = graph.op(
-        "Clip",
+def _isotonic(graph: _Graph, raw: str, calibrators: list[IsotonicRegression]) -> str:
+    """Each fold's `np.clip` to its fitted range, then `np.interp` over its thresholds: [N, folds].
+
+    All folds at once (their thresholds padded with +inf, which no clipped score reaches): one set of
+    nodes instead of one per fold, because at one row the graph's cost is its node count.
+    """
+    xs = [np.asarray(c.X_thresholds_, dtype=np.float64) for c in calibrators]
+    ys = [np.asarray(c.y_thresholds_, dtype=np.float64) for c in calibrators]
+    # A constant calibrator (one threshold) becomes a flat segment: interpolation gives its value.
+    ys = [np.repeat(y, 2) if len(y) == 1 else y for y in ys]
+    xs = [np.array([x[0], x[0] + 1.0]) if len(x) == 1 else x for x in xs]
+    widest = max(len(x) for x in xs)
+    padded = np.full((1, len(xs), widest), np.inf)
+    for fold, x in enumerate(xs):
+        padded[0, fold, : len(x)] = x
+    lows = np.array([[float(c.X_min_) for c in calibrators]])
+    highs = np.array([[float(c.X_max_) for c in calibrators]])
+    clipped = graph.op("Min", [graph.op("Max", [raw, graph.const("lo", lows)]), graph.const("hi", highs)], "clipped")
+    # The segment [x[j], x[j+1]] that holds the score: j = (number of thresholds <= it) - 1, in [0, n-2].
+    column = graph.op("Unsqueeze", [clipped, graph.const("axis", [2], np.int64)])
+    below = graph.op("Cast", [graph.op("LessOrEqual", [graph.const("xs", padded), column])], to=TensorProto.INT64)
+    count = graph.op("ReduceSum", [below, graph.const("axis", [2], np.int64)], "count", keepdims=0)
+    last = np.array([[len(x) - 2 for x in xs]], dtype=np.int64)
+    segment = graph.op(
+        "Min",
         [
-            graph.op("Sub", [count, graph.const("one", 1, np.int64)]),
-            graph.const("lo", 0, np.int64),
-            graph.const("hi", len(xs) - 2, np.int64),
+            graph.op(
+                "Max", [graph.op("Sub", [count, graph.const("one", 1, np.int64)]), graph.const("zero", 0, np.int64)]
+            ),
+            graph.const("last", last, np.int64),
         ],
     )
-    x0, x1 = graph.op("Gather", [graph.const("xs", xs), j]), graph.op("Gather", [graph.const("xs", xs[1:]), j])
-    y0, y1 = graph.op("Gather", [graph.const("ys", ys), j]), graph.op("Gather", [graph.const("ys", ys[1:]), j])
+    offsets = np.array([[0, *np.cumsum([len(x) for x in xs])[:-1]]], dtype=np.int64)
+    at = graph.op("Add", [segment, graph.const("offsets", offsets, np.int64)], "at")
+    after = graph.op("Add", [at, graph.const("one", 1, np.int64)], "after")
+    flat_x, flat_y = graph.const("xs", np.concatenate(xs)), graph.const("ys", np.concatenate(ys))
+    x0, x1 = graph.op("Gather", [flat_x, at]), graph.op("Gather", [flat_x, after])
+    y0, y1 = graph.op("Gather", [flat_y, at]), graph.op("Gather", [flat_y, after])
     slope = graph.op("Div", [graph.op("Sub", [y1, y0]), graph.op("Sub", [x1, x0])], "slope")
     return graph.op("Add", [graph.op("Mul", [slope, graph.op("Sub", [clipped, x0])]), y0], "isotonic")
 
 
-def _sigmoid(graph: _Graph, score: str, calibrator: Any) -> str:
-    """scikit-learn's `expit(-(a * T + b))`."""
-    linear = graph.op(
-        "Add", [graph.op("Mul", [graph.const("a", calibrator.a_), score]), graph.const("b", calibrator.b_)]
-    )
+def _sigmoid(graph: _Graph, raw: str, calibrators: list[Any]) -> str:
+    """scikit-learn's `expit(-(a * T + b))`, all folds at once: [N, folds]."""
+    a = graph.const("a", [[float(c.a_) for c in calibrators]])
+    b = graph.const("b", [[float(c.b_) for c in calibrators]])
+    linear = graph.op("Add", [graph.op("Mul", [a, raw]), b])
     return graph.op("Sigmoid", [graph.op("Neg", [linear])], "sigmoid")
 
 
@@ -308,21 +326,15 @@ def _classifier(graph: _Graph, x: str, classifier: CalibratedClassifierCV) -> st
     else:
         msg = f"train: estimator {type(estimators[0]).__name__} has no ONNX form here"
         raise ExportError(msg)
-    calibrate: dict[str, Callable[[_Graph, str, Any], str]] = {"isotonic": _isotonic, "sigmoid": _sigmoid}
-    probabilities = []
-    for index, fold in enumerate(folds):
-        if fold.method not in calibrate:
-            msg = f"train.calibration.method={fold.method!r} has no ONNX form here"
-            raise ExportError(msg)
-        bounds = [graph.const(hint, [value], np.int64) for hint, value in (("s", index), ("e", index + 1), ("a", 1))]
-        score = graph.op("Slice", [raw, *bounds], "fold_score")
-        probabilities.append(calibrate[fold.method](graph, score, fold.calibrators[0]))
+    calibrate: dict[str, Callable[[_Graph, str, list[Any]], str]] = {"isotonic": _isotonic, "sigmoid": _sigmoid}
+    methods = {fold.method for fold in folds}
+    if len(methods) != 1 or next(iter(methods)) not in calibrate:
+        msg = f"train.calibration.method={sorted(methods)}: no ONNX form here"
+        raise ExportError(msg)
+    probabilities = calibrate[folds[0].method](graph, raw, [fold.calibrators[0] for fold in folds])
     # scikit-learn sums the folds in order, then divides by their count.
-    total = probabilities[0]
-    for probability in probabilities[1:]:
-        total = graph.op("Add", [total, probability], "fold_sum")
-    mean = graph.op("Div", [total, graph.const("folds", float(len(folds)))], "mean")
-    return graph.op("Reshape", [mean, graph.const("flat", [-1], np.int64)], output=OUTPUT)
+    total = graph.op("ReduceSum", [probabilities, graph.const("axis", [1], np.int64)], "fold_sum", keepdims=0)
+    return graph.op("Div", [total, graph.const("folds", float(len(folds)))], output=OUTPUT)
 
 
 # --- the whole model ------------------------------------------------------------------------------

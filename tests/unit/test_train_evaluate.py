@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_template import io, tracking
+from mlops_template import cli, io, tracking
 from mlops_template.config import Params, parse_params
 from mlops_template.data import schema
 from mlops_template.errors import StageInputError
@@ -240,7 +240,8 @@ def _fetch_by_alias_and_version(client: Any, run: Any, trained: Path, tmp_path: 
     client.set_registered_model_alias("fraud-detector", "champion", "2")
     fetched = tracking.download_served("models:/fraud-detector@champion", tmp_path / "image-model", root=tmp_path)
     assert ServedModel.load(fetched).version == ServedModel.load(trained / "models/served").version
-    by_number = tracking.download_served("models:/fraud-detector/1", tmp_path / "v1", root=tmp_path)
+    assert cli.main(["fetch-model", "models:/fraud-detector/1", "--out", str(tmp_path / "v1")]) == 0
+    by_number = tmp_path / "v1"
     assert (by_number / "model.onnx").is_file()
     with pytest.raises(tracking.TrackingError, match=r"models:/fraud-detector@nobody: not found in the registry"):
         tracking.download_served("models:/fraud-detector@nobody", tmp_path / "none", root=tmp_path)

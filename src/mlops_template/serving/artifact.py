@@ -90,7 +90,8 @@ def epoch_seconds(value: Any) -> int:
         raise ArtifactError(msg)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return int(math.floor(value.timestamp()))
+    seconds: float = value.timestamp()
+    return math.floor(seconds)
 
 
 def _session_options() -> ort.SessionOptions:
