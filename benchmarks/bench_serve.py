@@ -174,7 +174,7 @@ def _wrk_script(target: Target, work: Path) -> Path:
 def wrk(target: Target, *, concurrency: int, seconds: float, work: Path) -> Load:
     """Drive `target` with wrk for `seconds` at `concurrency` connections; parse its summary."""
     threads = min(2, concurrency)
-    command = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "10s", "--latency"]
+    command = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds:g}s", "--timeout", "10s", "--latency"]
     found = subprocess.run(
         [*command, "-s", str(_wrk_script(target, work)), target.url],
         capture_output=True,
@@ -219,7 +219,7 @@ def registered_version(tracking_uri: str, served_version: str) -> str:
         ).fetchall()
     artifacts = REPO / "mlartifacts"
     for version, run_id in rows:
-        for candidate in artifacts.glob(f"*/{run_id}/artifacts/served/served.json"):
+        for candidate in artifacts.glob(f"**/{run_id}/artifacts/served/served.json"):
             if json.loads(candidate.read_text(encoding="utf-8"))["version"] == served_version:
                 return str(version)
     raise SystemExit(f"no registered version of fraud-detector logs served version {served_version}: run `make run`")
