@@ -114,20 +114,16 @@ def _checkout_or_reproduce(root: Path, tree: Path) -> str:
 
 
 def from_registry(params: Params, settings: Settings, root: Path, target: Path) -> Path | None:
-    """The `champion` alias's served artifact, downloaded into `target`; None without that alias."""
-    from mlflow.exceptions import MlflowException  # noqa: PLC0415
+    """The `champion` alias's served artifact, fetched into `target` (new); None without that alias."""
+    from mlops_template.tracking import TrackingError, download_served  # noqa: PLC0415 - loads MLflow
 
-    client = _client(settings, root)
+    uri = f"models:/{params.tracking.registered_model}@{CHAMPION}"
     try:
-        version = client.get_model_version_by_alias(params.tracking.registered_model, CHAMPION)
-    except MlflowException:
+        found = download_served(uri, target, root=root, settings=settings)
+    except TrackingError:
         logger.info("no %r alias on %r in the registry", CHAMPION, params.tracking.registered_model)
         return None
-    from mlops_template.tracking import SERVED_ARTIFACT_PATH  # noqa: PLC0415
-
-    target.mkdir(parents=True, exist_ok=True)
-    found = Path(client.download_artifacts(version.run_id, SERVED_ARTIFACT_PATH, str(target)))
-    logger.info("champion: version %s of %r (the registry's alias)", version.version, version.name)
+    logger.info("champion: %s (the registry's alias)", uri)
     return found
 
 

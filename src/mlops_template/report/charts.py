@@ -63,26 +63,27 @@ def step_curve(x: Sequence[float], y: Sequence[float], grid: np.ndarray, *, enve
     return out
 
 
-def roc_chart(base: Table | None, head: Table) -> str:
+def _curve_chart(
+    base: Table | None, head: Table, columns: tuple[str, str], labels: tuple[str, str, str], envelope: str
+) -> str:
+    """One curve per revision (base grey, head blue), resampled on a common grid of x values."""
     grid = np.linspace(0.0, 1.0, GRID)
+    x, y = columns
     series = [
-        ("line", step_curve(table["fpr"], table["tpr"], grid, envelope="max_before"))
-        for table in (base, head)
-        if table is not None
+        ("line", step_curve(table[x], table[y], grid, envelope=envelope)) for table in (base, head) if table is not None
     ]
     palette = (BASE_COLOUR, HEAD_COLOUR) if base is not None else (HEAD_COLOUR,)
-    return xychart("ROC", "false positive rate", "true positive rate", series, palette=palette)
+    return xychart(*labels, series, palette=palette)
+
+
+def roc_chart(base: Table | None, head: Table) -> str:
+    labels = ("ROC", "false positive rate", "true positive rate")
+    return _curve_chart(base, head, ("fpr", "tpr"), labels, envelope="max_before")
 
 
 def precision_recall_chart(base: Table | None, head: Table) -> str:
-    grid = np.linspace(0.0, 1.0, GRID)
-    series = [
-        ("line", step_curve(table["recall"], table["precision"], grid, envelope="max_after"))
-        for table in (base, head)
-        if table is not None
-    ]
-    palette = (BASE_COLOUR, HEAD_COLOUR) if base is not None else (HEAD_COLOUR,)
-    return xychart("Precision-recall", "recall", "precision", series, palette=palette)
+    labels = ("Precision-recall", "recall", "precision")
+    return _curve_chart(base, head, ("recall", "precision"), labels, envelope="max_after")
 
 
 def calibration_chart(base: Table | None, head: Table, bins: int) -> str:
