@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -40,7 +39,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-from tests.workspace import REPO, VENV_BIN, project_env
+from tests.workspace import REPO, VENV_BIN, free_port, project_env
 
 API_KEY = "bench-key-not-a-secret"
 EMPTY_APP = """
@@ -105,13 +104,6 @@ class Server:
     cold_start_s: float
     rss_mb: float
     loads: list[Load]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def post(target: Target, timeout: float = 5.0) -> tuple[int, bytes]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from tests.workspace import project_env
+from tests.workspace import free_port, project_env
 
 VENV_BIN = Path(sys.executable).parent
 API_KEY = "test-key-0123456789abcdef"
@@ -39,13 +38,6 @@ VALID_RECORD: dict[str, Any] = {
     "txn_count_24h": 2,
     "device_type": None,
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -16,7 +16,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.workspace import GIT_IDENTITY, VENV_BIN, copy_project, offline_prefix, project_env
+from tests.workspace import GIT_IDENTITY, VENV_BIN, copy_project, free_port, offline_prefix, project_env
 
 pytestmark = pytest.mark.slow
 
@@ -24,16 +24,10 @@ BUCKET = "team-dvc-store"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
     """A moto S3 server on 127.0.0.1, started and stopped by the test."""
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
