@@ -23,10 +23,12 @@ FORWARDED = {
     "promote": "move the registry's champion alias, or roll it back (`promote --help`)",
     "report": "the PR report in Markdown from git and DVC (`report --help`)",
     "fetch-model": "download a registered version's served artifact, verified (`fetch-model --help`)",
+    "audit": "the append-only audit trail: record an entry, verify the chain, show a model's history",
     "github": "set up GitHub: `github bootstrap` creates the deploy environments and protects main",
 }
 FORWARDED_MODULES = {
     "fetch-model": "fetch_model",
+    "audit": "audit",
     "gate": "gate",
     "promote": "champion",
     "report": "report.cli",
