@@ -25,6 +25,7 @@ FORWARDED = {
     "fetch-model": "download a registered version's served artifact, verified (`fetch-model --help`)",
     "audit": "the append-only audit trail: record an entry, verify the chain, show a model's history",
     "github": "set up GitHub: `github bootstrap` creates the deploy environments and protects main",
+    "log": "the prediction log: `log ship` copies an API's SQLite log to Parquet segments (S3 or a directory)",
 }
 FORWARDED_MODULES = {
     "fetch-model": "fetch_model",
@@ -33,6 +34,7 @@ FORWARDED_MODULES = {
     "promote": "champion",
     "report": "report.cli",
     "github": "github.bootstrap",
+    "log": "monitoring.segments",
 }
 METRIC_ROWS = ("roc_auc", "average_precision", "precision", "recall", "f1", "brier", "calibration_error")
 
