@@ -48,6 +48,7 @@ def test_bootstrap_sets_environments_policy_and_protection(
         ("GET", "/repos/acme/fraud-model/environments/production/deployment-branch-policies"),
         ("POST", "/repos/acme/fraud-model/environments/production/deployment-branch-policies"),
         ("PUT", "/repos/acme/fraud-model/branches/main/protection"),
+        ("PUT", "/repos/acme/fraud-model/branches/audit/protection"),
     ]
     production = github.environments[SLUG, "production"]
     assert production["reviewers"] == [{"type": "User", "id": 101}, {"type": "User", "id": 202}]
@@ -73,8 +74,38 @@ def test_bootstrap_sets_environments_policy_and_protection(
             "branch main: protected (required checks: lint, fast tier, slow tier, wheel and sdist; "
             "1 approving review; stale reviews dismissed)"
         ),
+        (
+            "branch audit: not created yet (the first workflow that records an audit entry creates it); "
+            "run bootstrap again then to protect it"
+        ),
     ]
     assert TOKEN not in out + err
+
+
+def test_the_audit_branch_is_protected_once_it_exists(github: FakeGitHub, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a repository where a workflow has created the audit branch
+    github.branches[SLUG].add("audit")
+    # When bootstrap runs
+    assert _bootstrap(github) == 0
+    # Then the branch may only grow: no force push, no deletion, admins included; no checks or reviews
+    assert github.violations == []
+    protection = github.protection[SLUG, "audit"]
+    assert protection["allow_force_pushes"] is False
+    assert protection["allow_deletions"] is False
+    assert protection["enforce_admins"] is True
+    assert protection["required_pull_request_reviews"] is None  # the workflows push to it directly
+    assert protection["required_status_checks"] is None
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1] == "branch audit: protected (no force push, no deletion, admins included)"
+
+
+def test_a_refused_audit_protection_is_an_error_not_a_missing_branch(
+    github: FakeGitHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = "/repos/acme/fraud-model/branches/audit/protection"
+    github.fail["PUT", path] = (403, "Resource not accessible by personal access token")
+    assert _bootstrap(github) == 2
+    assert f"PUT {path}: 403, the token may not do this" in _error_line(capsys)
 
 
 def test_every_request_carries_the_documented_headers(github: FakeGitHub) -> None:
@@ -116,7 +147,7 @@ def test_dry_run_sends_nothing_and_prints_the_requests(
     assert lines[1] == f"would send: GET {github.url}/repos/acme/fraud-model"
     assert f"would send: PUT {github.url}/repos/acme/fraud-model/branches/main/protection " in out
     assert '"reviewers": [{"type": "User", "id": "<id of alice>"}, {"type": "User", "id": "<id of bob>"}]' in out
-    assert len(lines) == 9  # the header and the eight requests, each on one line
+    assert len(lines) == 10  # the header and the nine requests, each on one line
 
 
 def test_missing_token_is_one_line_and_exit_2(

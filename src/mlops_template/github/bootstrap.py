@@ -5,7 +5,11 @@ It sets, through GitHub's REST API (version 2022-11-28):
 - environment `production`: required reviewers (the `--reviewer` logins, resolved to user ids), no
   self-review, deployments only from branches matching the custom policy `main`;
 - branch protection on `main`: the ci workflow's jobs as required checks (reported by GitHub
-  Actions, branch up to date), one approving review, stale approvals dismissed on a new push.
+  Actions, branch up to date), one approving review, stale approvals dismissed on a new push;
+- branch protection on `audit` (the audit trail, src/mlops_template/audit.py): no force push, no
+  deletion, for admins too; plain pushes stay allowed, since the workflows append to it. GitHub
+  protects only a branch that exists: the first workflow that records an entry creates it, so until
+  then bootstrap says so, and protects it when run again.
 
 Every request is declarative (PUT the whole setting; the branch policy is added only when missing),
 so running it twice is fine. `--dry-run` prints the requests and sends nothing.
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from mlops_template.errors import ConfigError
+from mlops_template.errors import ConfigError, GitHubApiError
 from mlops_template.github import settings
 from mlops_template.github.client import Api, Call, DryRunApi, HttpApi
 
@@ -105,6 +109,36 @@ def protection_body(checks: tuple[str, ...] = settings.REQUIRED_CHECKS) -> dict[
     }
 
 
+def audit_protection_body() -> dict[str, Any]:
+    """The audit branch: append-only (no force push, no deletion, admins included), no checks or reviews."""
+    return {
+        "required_status_checks": None,
+        "enforce_admins": True,
+        "required_pull_request_reviews": None,
+        "restrictions": None,
+        "allow_force_pushes": False,
+        "allow_deletions": False,
+    }
+
+
+def protect_audit_branch(api: Api, base: str, say: Callable[[str], None]) -> None:
+    missing = f"no branch {settings.AUDIT_BRANCH!r} yet"
+    try:
+        api.send(
+            Call("PUT", base + _path("branches", settings.AUDIT_BRANCH, "protection"), audit_protection_body()),
+            not_found=missing,
+        )
+    except GitHubApiError as exc:
+        if missing not in str(exc):
+            raise
+        say(
+            f"branch {settings.AUDIT_BRANCH}: not created yet (the first workflow that records an audit entry "
+            "creates it); run bootstrap again then to protect it"
+        )
+        return
+    say(f"branch {settings.AUDIT_BRANCH}: protected (no force push, no deletion, admins included)")
+
+
 def bootstrap(api: Api, repo: str, logins: list[str], say: Callable[[str], None]) -> None:
     """Resolve the reviewers, then set both environments, the branch policy and the protection."""
     owner, name = repo.split("/")
@@ -144,6 +178,7 @@ def bootstrap(api: Api, repo: str, logins: list[str], say: Callable[[str], None]
         f"branch {settings.PROTECTED_BRANCH}: protected (required checks: {', '.join(settings.REQUIRED_CHECKS)}; "
         f"{settings.REQUIRED_APPROVALS} approving review; stale reviews dismissed)"
     )
+    protect_audit_branch(api, base, say)
 
 
 def _parser() -> argparse.ArgumentParser:

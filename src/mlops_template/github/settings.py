@@ -9,6 +9,7 @@ REQUIRED_CHECKS: tuple[str, ...] = ("lint", "fast tier", "slow tier", "wheel and
 GITHUB_ACTIONS_APP_ID = 15368
 
 PROTECTED_BRANCH = "main"
+AUDIT_BRANCH = "audit"  # the audit trail (mlops_template.audit.BRANCH): append-only
 STAGING = "staging"
 PRODUCTION = "production"
 REQUIRED_APPROVALS = 1
