@@ -101,6 +101,10 @@ def build(
         "schema": contract_summary(),
         "environment": library_versions(),
         "code_version": "the git commit that contains this card: git log -1 --format=%H -- reports/model_card.json",
+        "audit": (
+            "every training, gate decision, deployment and rollback of this model, append-only (audit.jsonl on the "
+            f"`audit` branch): git fetch origin audit && mlops-template audit show {served.version}"
+        ),
     }
 
 
@@ -180,6 +184,8 @@ def render_markdown(card: dict[str, Any]) -> str:
         ", ".join(f"{k} {v}" for k, v in card["environment"].items()),
         "",
         f"Code version: {card['code_version']}.",
+        "",
+        f"Audit trail: {card['audit']}.",
         "",
     ]
     return "\n".join(lines)

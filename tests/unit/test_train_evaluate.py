@@ -114,6 +114,7 @@ def test_evaluate_writes_slices_plots_and_card(trained: Path) -> None:
     assert "# Model card: fraud-detector" in markdown
     assert "| roc_auc |" in markdown
     assert "## Limitations" in markdown
+    assert f"mlops-template audit show {card['served']['version']}" in markdown  # the link to the audit trail
 
 
 def test_logistic_regression_trains_too(small_params: Params, data_dir: Path, tmp_path: Path) -> None:
