@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="mlops-template",
-        description="Train, evaluate and track the fraud model. Stages: "
+        description="Train, evaluate, track and serve the model. Stages: "
         + ", ".join(STAGES)
         + " (`mlops-template <stage> --help`).",
     )
@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Append the next batch to data/ and print its path (exit 0). A batch that breaks the "
         "contract, or whose event times lie outside the ISO week its file is named after or in the future, "
         "is refused (exit 2). When there is nothing new (the next week has not ended, every file is in data/ "
-        "already, or every transaction id is), print one line 'no new batch: ...', write nothing and exit "
+        "already, or every row id is), print one line 'no new batch: ...', write nothing and exit "
         f"{EXIT_NO_NEW_BATCH}: a scheduled retrain opens no PR.",
     )
     generate = data_commands.add_parser("generate", help="write a history of simulated weeks from source.first_week")
@@ -84,13 +84,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _print_metrics(path: Path) -> None:
     from mlops_template import io  # noqa: PLC0415
+    from mlops_template.data import schema  # noqa: PLC0415 - the task's words, from the contract
 
     if not path.is_file():
         msg = f"{path}: not found (run `dvc repro` first)"
         raise StageInputError(msg)
     found: dict[str, Any] = io.read_json(path)
     test = found["test"]
-    print(f"Test split: {test['rows']} rows, {test['positives']} fraud; threshold {found['threshold']:.4f}")
+    positives = f"{test['positives']} {schema.POSITIVE_CLASS}"
+    print(f"Test split: {test['rows']} rows, {positives}; threshold {found['threshold']:.4f}")
     print(f"{'metric':<20}{'model':>10}{'baseline':>10}")
     for name in METRIC_ROWS:
         model, baseline = found["model"][name], found["baseline"][name]

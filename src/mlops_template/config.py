@@ -132,10 +132,8 @@ class TrainParams(_Section):
 
 class EvaluateParams(_Section):
     # YAML has lists, not tuples: this one field converts (the items stay strictly strings).
-    slices: Annotated[tuple[Annotated[str, Field(strict=True)], ...], Field(strict=False)] = (
-        "channel",
-        "merchant_category",
-    )
+    # No default slices: which columns to slice by depends on the data (params.yaml names them).
+    slices: Annotated[tuple[Annotated[str, Field(strict=True)], ...], Field(strict=False)] = ()
     min_slice_rows: int = Field(100, ge=1)
     calibration_bins: int = Field(10, ge=2, le=100)
     importance_repeats: int = Field(5, ge=1)
@@ -145,8 +143,9 @@ class EvaluateParams(_Section):
 
 class TrackingParams(_Section):
     enabled: bool = True
-    experiment: str = Field("fraud-detection", min_length=1)
-    registered_model: str = Field("fraud-detector", min_length=1)
+    # Neutral defaults named after the project (a rename renames them); params.yaml names the task's own.
+    experiment: str = Field("mlops-template", min_length=1)
+    registered_model: str = Field("mlops-template-model", min_length=1)
 
 
 # --- gate: the promotion gate (`mlops-template gate`), candidate against champion ------------------

@@ -1,7 +1,7 @@
 """`mlops-template fetch-model URI --out DIR`: the served artifact of a registered version, verified.
 
-For image builds from the registry: `mlops-template fetch-model models:/fraud-detector@champion --out
-build/model && make image MODEL_DIR=build/model`.
+For image builds from the registry (the name is params.yaml `tracking.registered_model`):
+`mlops-template fetch-model models:/<name>@champion --out build/model && make image MODEL_DIR=build/model`.
 """
 
 from __future__ import annotations

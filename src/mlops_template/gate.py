@@ -7,7 +7,7 @@ not the sampling noise they share (which is most of it: two similar models have 
 difference interval than either metric's own interval).
 
 Metrics: average precision (threshold-free ranking quality) and recall at the model's threshold (the
-share of fraud the served model flags). Intervals are bootstrap percentile intervals at `confidence`.
+share of positives the served model flags). Intervals are bootstrap percentile intervals at `confidence`.
 
 The decision, in this order, with the rules of params.yaml `gate:` (one set per metric):
 1. Floors: every metric's candidate point estimate must reach its `floor`, else FAIL. (Point, not
@@ -77,6 +77,13 @@ class Bootstrap:
     champion: dict[str, Interval] | None
     difference: dict[str, Interval] | None
     replicates: int  # replicates where every statistic was defined
+
+
+def _classes() -> tuple[str, str]:
+    """The task's class names (positive, negative) for messages, from the contract."""
+    from mlops_template.data import schema  # noqa: PLC0415 - pandas/pandera, only when a message needs them
+
+    return schema.POSITIVE_CLASS, schema.NEGATIVE_CLASS
 
 
 # --- statistics over weighted rows ------------------------------------------------------------------
@@ -187,13 +194,14 @@ def paired_bootstrap(
     if defined.sum() < MIN_DEFINED_SHARE * resamples:
         msg = (
             f"rows: only {int(defined.sum())} of {resamples} bootstrap resamples hold a positive; "
-            "the test rows hold too few fraud cases to compare models"
+            f"the test rows hold too few {_classes()[0]} cases to compare models"
         )
         raise GateError(msg)
     unit = np.ones((1, rows))
     point = {(side, name): float(sides[side][name](unit)[0]) for side, name in drawn}
     if not np.isfinite(list(point.values())).all():
-        msg = "rows: the test rows must hold both classes (fraud and legit) to measure the models"
+        positive, negative = _classes()
+        msg = f"rows: the test rows must hold both classes ({positive} and {negative}) to measure the models"
         raise GateError(msg)
 
     def intervals(side: str) -> dict[str, Interval]:

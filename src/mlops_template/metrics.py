@@ -75,7 +75,7 @@ def precision_recall_points(y_true: np.ndarray, scores: np.ndarray, max_points: 
 
 
 def calibration_points(y_true: np.ndarray, scores: np.ndarray, bins: int) -> pd.DataFrame:
-    """Reliability diagram: per non-empty bin, mean predicted probability and observed fraud rate."""
+    """Reliability diagram: per non-empty bin, mean predicted probability and observed positive rate."""
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(scores, edges[1:-1]), 0, bins - 1)
     frame = pd.DataFrame({"bin": which, "predicted": scores, "observed": y_true})

@@ -32,17 +32,17 @@ BOTH_CLASSES = 2
 
 @dataclass(frozen=True)
 class ModelBundle:
-    """What `train` writes and serving loads: raw rows in, calibrated fraud probability out."""
+    """What `train` writes and serving loads: raw rows in, calibrated probability of the positive class out."""
 
     pipeline: Pipeline  # fitted transformer + calibrated classifier
-    threshold: float  # flag a transaction when probability >= threshold
+    threshold: float  # flag a row when probability >= threshold
     threshold_rule: str
     train_prevalence: float
     trained_weeks: tuple[str, ...]
     validation: dict[str, float] = field(default_factory=dict)
 
     def predict_proba(self, rows: pd.DataFrame) -> np.ndarray:
-        """Calibrated probability of fraud for each raw contract row."""
+        """Calibrated probability of the positive class for each raw contract row."""
         return np.asarray(self.pipeline.predict_proba(rows)[:, 1], dtype=float)
 
 
@@ -114,6 +114,6 @@ def choose_threshold(y_true: np.ndarray, scores: np.ndarray, rule: ThresholdRule
             )
             raise StageInputError(msg)
         return float(thresholds[reachable[np.argmax(recall[reachable])]])
-    # MinRecallRule: the highest threshold that still catches the target share of fraud.
+    # MinRecallRule: the highest threshold that still catches the target share of positives.
     reachable = np.flatnonzero(recall >= rule.target)
     return float(thresholds[reachable[np.argmax(thresholds[reachable])]])

@@ -21,18 +21,6 @@ from mlops_template.serving.artifact import ServedModel
 
 LIBRARIES = ("mlops-template", "scikit-learn", "pandas", "numpy", "pandera", "pyarrow", "joblib", "onnx", "onnxruntime")
 
-INTENDED_USE = (
-    "Scores card transactions for fraud risk so that analysts review the riskiest first. "
-    "A transaction is flagged when its calibrated probability reaches the threshold."
-)
-LIMITATIONS = (
-    "Trained on simulated transactions: its numbers demonstrate the pipeline, not a real fraud rate.",
-    "Labels are noisy (missed and mistaken chargebacks); precision and recall carry that noise.",
-    "Evaluated on the latest week only: weekly variation is not in these numbers.",
-    "Fraud patterns change: a pattern absent from the training weeks is not detected (see drift).",
-    "Not for automated refusal of payments without human review.",
-)
-
 
 def data_version(data_dvc: Path) -> dict[str, Any]:
     """The data version DVC recorded for `data/`: its md5, size and file count."""
@@ -91,8 +79,14 @@ def build(
             "files": served.metadata["files"],
             "explain_method": served.EXPLAIN_METHOD,
         },
-        "intended_use": INTENDED_USE,
-        "limitations": list(LIMITATIONS),
+        "task": {
+            "row": schema.ROW_NOUN,
+            "label": schema.LABEL,
+            "positive_class": schema.POSITIVE_CLASS,
+            "negative_class": schema.NEGATIVE_CLASS,
+        },
+        "intended_use": schema.INTENDED_USE,
+        "limitations": list(schema.LIMITATIONS),
         "data": {"version": data, "weeks": weeks, "quality": quality},
         "metrics": metrics,
         "slices": slices,
@@ -119,6 +113,7 @@ def _fmt(value: Any) -> str:
 def render_markdown(card: dict[str, Any]) -> str:
     """The card for people: the numbers that matter first, everything else after."""
     model, metrics, data = card["model"], card["metrics"], card["data"]
+    positive = card["task"]["positive_class"]
     names = ("roc_auc", "average_precision", "precision", "recall", "f1", "brier", "calibration_error")
     lines = [
         f"# Model card: {model['name']}",
@@ -142,11 +137,11 @@ def render_markdown(card: dict[str, Any]) -> str:
         "| --- | ---: | ---: |",
         *(f"| {n} | {_fmt(metrics['model'][n])} | {_fmt(metrics['baseline'][n])} |" for n in names),
         "",
-        f"Test rows: {metrics['test']['rows']}, of which fraud: {metrics['test']['positives']}.",
+        f"Test rows: {metrics['test']['rows']}, of which {positive}: {metrics['test']['positives']}.",
         "",
         "## Slices",
         "",
-        "| slice | value | rows | fraud | average precision | recall |",
+        f"| slice | value | rows | {positive} | average precision | recall |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for column, values in card["slices"].items():

@@ -191,7 +191,7 @@ def _parse_model_uri(uri: str) -> tuple[str, str, str]:
 def download_served(model_uri: str, out_dir: Path, *, root: Path, settings: Settings | None = None) -> Path:
     """Fetch the served artifact logged with a registered version (by alias or number) into `out_dir`.
 
-    For image builds: `mlops-template fetch-model models:/fraud-detector@champion --out build/model`.
+    For image builds: `mlops-template fetch-model models:/<tracking.registered_model>@champion --out build/model`.
     The caller verifies it (ServedModel.load checks every sha256); `out_dir` must not exist yet.
     """
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from mlops_template import audit
 from tests.act_harness import ActHarness, make_harness, report_durations
 from tests.workflow_policy import action_violations, load, uses_violations, workflow_violations
 from tests.workspace import GIT_IDENTITY, REPO, VENV_BIN, copy_project, project_env
@@ -387,6 +388,7 @@ def test_retrain_with_act_prepares_a_pr_and_does_nothing_without_a_new_batch(
     changed = harness.git("diff", "--name-only", main, pushed, cwd=harness.bare).splitlines()
     assert "data.dvc" in changed
     assert any(name.startswith(".dvc/storage/") for name in changed)
+    entries = _assert_retrain_audited(harness, pushed, gate)
 
     # A person merges the PR; the next scheduled run finds no new batch: one line, nothing else.
     harness.git("push", "-q", str(harness.bare), f"{pushed}:refs/heads/main", cwd=harness.bare)
@@ -400,7 +402,40 @@ def test_retrain_with_act_prepares_a_pr_and_does_nothing_without_a_new_batch(
     assert len(re.findall(r"retrain: no new batch", again.output)) == 1, again.output[-6000:]
     assert harness.calls("gh-calls.jsonl") == gh_calls
     assert harness.git("branch", "--list", cwd=harness.bare) == branches
+    assert _audit_entries(harness) == entries, "a run with no new batch recorded something"
     assert "dvc repro" not in _steps_run(again.output)
+
+
+def _assert_retrain_audited(harness: ActHarness, pushed: str, gate: dict[str, Any]) -> list[dict[str, Any]]:
+    """The "GitHub" audit branch holds the model trained on the new week and the gate's decision."""
+    entries = _audit_entries(harness)
+    assert [e["kind"] for e in entries] == ["trained", "gate"]
+    assert {e["model_version"] for e in entries} == {gate["candidate"]["version"]}
+    assert {e["commit"] for e in entries} == {pushed}
+    data_dvc = yaml.safe_load(harness.git("show", f"{pushed}:data.dvc", cwd=harness.bare))
+    assert entries[0]["data_version"] == data_dvc["outs"][0]["md5"]
+    metrics = json.loads(harness.git("show", f"{pushed}:reports/metrics.json", cwd=harness.bare))
+    assert entries[0]["metrics"]["average_precision"] == metrics["model"]["average_precision"]
+    assert entries[1]["decision"] == gate["decision"]
+    assert entries[1]["evidence"] == gate
+    assert {e["run"]["workflow"] for e in entries} == {"retrain"}
+    return entries
+
+
+def _audit_entries(harness: ActHarness) -> list[dict[str, Any]]:
+    """The audit trail on the bare repository's `audit` branch, its chain and history verified."""
+    verified = subprocess.run(
+        [str(VENV_BIN / "mlops-template"), "audit", "verify", "--ref", "audit"],
+        cwd=harness.bare,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert verified.returncode == 0, verified.stderr
+    shown = subprocess.run(
+        ["git", "show", "audit:audit.jsonl"], cwd=harness.bare, capture_output=True, text=True, check=True
+    )
+    return audit.verify(shown.stdout)
 
 
 def _weeks_in_git(harness: ActHarness, commit: str) -> list[str]:

@@ -468,3 +468,92 @@ def test_the_module_runs_on_a_bare_python_without_the_projects_dependencies(tmp_
     )
     assert done.returncode == 0, done.stderr
     assert [e["model_version"] for e in audit.verify(log.read_text())] == ["v1"]
+
+
+# --- the workflows' append script (.github/scripts/audit-append.sh) ----------------------------------------
+
+SCRIPT = REPO / ".github" / "scripts" / "audit-append.sh"
+# A "GitHub" that refuses the first push to the audit branch, as if another workflow had appended first.
+REFUSE_ONCE = """#!/bin/sh
+if [ ! -e "$GIT_DIR/refused-once" ]; then
+    touch "$GIT_DIR/refused-once"
+    echo "simulated race: another entry landed first" >&2
+    exit 1
+fi
+"""
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> tuple[Path, Path]:
+    """A job's checkout (the project's src/ linked in) and its origin, a bare repository."""
+    origin, checkout = tmp_path / "github.git", tmp_path / "checkout"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    checkout.mkdir()
+    (checkout / "src").symlink_to(REPO / "src")
+    _git(checkout, "init", "-q", "-b", "main")
+    _git(checkout, "add", "src")
+    _git(checkout, "commit", "-q", "-m", "the project")
+    _git(checkout, "remote", "add", "origin", str(origin))
+    return checkout, origin
+
+
+def _append(checkout: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "RUNNER_TEMP": str(checkout.parent),
+        "HOME": str(checkout.parent),
+    }
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args], cwd=checkout, env=env, capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+def _origin_log(origin: Path) -> list[dict[str, Any]]:
+    shown = subprocess.run(
+        ["git", "show", f"{audit.BRANCH}:{audit.FILE}"], cwd=origin, capture_output=True, text=True, check=True
+    )
+    return audit.verify(shown.stdout)
+
+
+def test_the_script_appends_one_commit_per_entry_and_retries_a_lost_race(workspace: tuple[Path, Path]) -> None:
+    checkout, origin = workspace
+    deploy = ("--environment", "staging", "--image", IMAGE)
+    # The first entry creates the branch: an orphan holding only the log
+    first = _append(checkout, "deploy", *deploy, "--model-version", "v1")
+    assert first.returncode == 0, first.stderr
+    assert _git(origin, "ls-tree", "--name-only", audit.BRANCH) == audit.FILE
+    # A push refused once (a race) is redone on the tip, and the rollback finds its model by digest
+    hook = origin / "hooks" / "pre-receive"
+    hook.write_text(REFUSE_ONCE)
+    hook.chmod(0o755)
+    second = _append(checkout, "rollback", "--environment", "production", "--image", IMAGE, "--approver", "alice")
+    assert second.returncode == 0, second.stderr
+    assert "the push lost a race (attempt 1)" in second.stdout
+    entries = _origin_log(origin)
+    assert [(e["kind"], e["model_version"], e["approver"]) for e in entries] == [
+        ("deploy", "v1", None),
+        ("rollback", "v1", "alice"),
+    ]
+    assert _git(origin, "rev-list", "--count", audit.BRANCH) == "2"
+    tip = _git(origin, "rev-parse", audit.BRANCH)
+    assert second.stdout.strip().splitlines()[-1].endswith(f" (commit {tip} on audit)")
+    # The job's checkout is untouched: still on main, nothing staged or written
+    assert _git(checkout, "status", "--porcelain") == ""
+    assert _git(checkout, "rev-parse", "--abbrev-ref", "HEAD") == "main"
+
+
+def test_the_script_refuses_to_start_over_after_the_log_was_deleted(workspace: tuple[Path, Path]) -> None:
+    checkout, origin = workspace
+    assert (
+        _append(checkout, "deploy", "--environment", "staging", "--image", IMAGE, "--model-version", "v1").returncode
+        == 0
+    )
+    # Someone pushes a commit that deletes the log (a fast forward: protection alone would not stop it)
+    clone = origin.parent / "vandal"
+    subprocess.run(["git", "clone", "-q", "-b", audit.BRANCH, str(origin), str(clone)], check=True)
+    _git(clone, "rm", "-q", audit.FILE)
+    _git(clone, "commit", "-qm", "clean up")
+    _git(clone, "push", "-q", "origin", audit.BRANCH)
+    refused = _append(checkout, "deploy", "--environment", "staging", "--image", IMAGE, "--model-version", "v2")
+    assert refused.returncode == 1
+    assert "audit.jsonl was deleted on audit" in refused.stdout

@@ -14,6 +14,7 @@ from sklearn.metrics import average_precision_score, recall_score
 
 from mlops_template import gate
 from mlops_template.config import GateParams
+from mlops_template.data import schema
 from mlops_template.gate import Bootstrap, Interval, Statistic
 from tests.conftest import small_params_dict, write_params
 
@@ -114,7 +115,7 @@ def test_a_resample_without_positives_is_undefined_and_too_many_fail_the_gate() 
     labels = np.array([1] + [0] * 99)
     statistic = gate.recall_statistic(labels, labels.astype(bool))
     assert np.isnan(statistic(np.r_[0.0, np.ones(99)][None, :])[0])
-    with pytest.raises(gate.GateError, match="too few fraud cases"):
+    with pytest.raises(gate.GateError, match=f"too few {schema.POSITIVE_CLASS} cases"):
         gate.paired_bootstrap(100, {"recall": statistic}, None, resamples=200, confidence=0.9, seed=0)
 
 

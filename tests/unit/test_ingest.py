@@ -38,6 +38,10 @@ def test_ingest_writes_time_ordered_disjoint_splits(small_params: Params, data_d
     assert quality["train_rows"] + quality["valid_rows"] + quality["test_rows"] + quality["rows_rejected"] == (
         result.rows_read - result.duplicates_dropped
     )
+    # Neutral keys: the share of the positive class per split, whatever the task calls it.
+    for name, frame in splits.items():
+        assert quality[f"{name}_positive_rate"] == round(float(frame[schema.LABEL].mean()), 6)
+    assert not [key for key in quality if "fraud" in key]
 
 
 def test_dirty_rows_are_quarantined_and_redeliveries_dropped(

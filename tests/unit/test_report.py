@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from mlops_template.report import charts, render
+from mlops_template.data import schema
+from mlops_template.report import charts, render, sources
 from mlops_template.report.cli import main as report_main
 from tests.workspace import GIT_IDENTITY, VENV_BIN
 
@@ -112,6 +113,7 @@ def revision(
         "mlflow_run_url": None,
         "plots": {"base": None if first else plots(), "head": plots(0.01)},
         "calibration_bins": 10,
+        "words": sources.task_words(),
     }
 
 
@@ -217,6 +219,32 @@ def test_the_readme_example_is_what_the_renderer_writes() -> None:
     assert EXAMPLE.read_text(encoding="utf-8") == render.render(json.loads(EXAMPLE_INPUT.read_text(encoding="utf-8")))
 
 
+def test_legacy_quality_keys_are_read_under_their_new_names() -> None:
+    # Given a base written before the rename and a head written after it
+    old = {"test_rows": 10, "test_fraud_rate": 0.1, "train_fraud_rate": 0.2}
+    assert sources.upgrade_quality(old) == {"test_rows": 10, "test_positive_rate": 0.1, "train_positive_rate": 0.2}
+    both = {"test_fraud_rate": 0.1, "test_positive_rate": 0.3}  # the new key wins over a stale legacy one
+    assert sources.upgrade_quality(both) == {"test_positive_rate": 0.3}
+    diff = {
+        "reports/data_quality.json": {
+            "test_rows": {"old": 10, "new": 12, "diff": 2},
+            "test_fraud_rate": {"old": 0.1, "new": None},
+            "test_positive_rate": {"old": None, "new": 0.25},
+            "valid_fraud_rate": {"old": 0.3, "new": None},  # a head that lacks the metric stays missing
+        },
+        "reports/metrics.json": {"threshold": {"old": 0.2, "new": 0.3}},
+    }
+    # When DVC's diff is upgraded
+    upgraded = sources.upgrade_metrics_diff(diff)
+    # Then each renamed pair is one entry with both sides, and other files are untouched
+    quality = upgraded["reports/data_quality.json"]
+    assert set(quality) == {"test_rows", "test_positive_rate", "valid_positive_rate"}
+    assert quality["test_positive_rate"] == {"old": 0.1, "new": 0.25, "diff": pytest.approx(0.15)}
+    assert quality["valid_positive_rate"] == {"old": 0.3, "new": None}
+    assert upgraded["reports/metrics.json"] == diff["reports/metrics.json"]
+    assert "test_fraud_rate" in diff["reports/data_quality.json"]  # the input is not changed
+
+
 # --- from a real git + DVC repository ------------------------------------------------------------------------
 
 
@@ -233,18 +261,23 @@ def _write(root: Path, name: str, payload: Any) -> None:
 def test_the_command_reads_git_and_dvc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _sh(tmp_path, "git", "init", "-q")
     _sh(tmp_path, str(VENV_BIN / "dvc"), "init", "-q")
+    metric_files = ("metrics.json", "slices.json", "data_quality.json")
     _write(
-        tmp_path, "dvc.yaml", "params:\n  - params.yaml\nmetrics:\n  - reports/metrics.json\n  - reports/slices.json\n"
+        tmp_path,
+        "dvc.yaml",
+        "params:\n  - params.yaml\nmetrics:\n" + "".join(f"  - reports/{f}\n" for f in metric_files),
     )
     _write(tmp_path, "params.yaml", "train:\n  model:\n    learning_rate: 0.05\n")
     _write(tmp_path, "reports/metrics.json", metrics())
     _write(tmp_path, "reports/slices.json", slices())
+    _write(tmp_path, "reports/data_quality.json", {"test_rows": 4996, "test_fraud_rate": 0.0182})  # a legacy key
     _write(tmp_path, "reports/plots/roc.csv", "fpr,tpr,threshold\n0.0,0.0,1.0\n0.1,0.6,0.5\n1.0,1.0,0.0\n")
     _sh(tmp_path, "git", "add", "-A")
     _sh(tmp_path, "git", *GIT_IDENTITY, "commit", "-qm", "base")
     _write(tmp_path, "params.yaml", "train:\n  model:\n    learning_rate: 0.1\n")
     _write(tmp_path, "reports/metrics.json", metrics(ap=0.40))
     _write(tmp_path, "reports/slices.json", slices(atm_recall=0.0))
+    _write(tmp_path, "reports/data_quality.json", {"test_rows": 4996, "test_positive_rate": 0.02})
     _write(tmp_path, "reports/gate.json", gate("fail", -0.05))
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -256,6 +289,10 @@ def test_the_command_reads_git_and_dvc(tmp_path: Path, monkeypatch: pytest.Monke
     assert "| `channel=atm` | recall | 0.2500 | 0.0000 |" in text
     assert "❌ **fail**" in text
     assert text.count("```mermaid") == 1  # only the ROC file exists
+    # The base's legacy key is read under its new name: one row, not a vanished and a new metric
+    assert f"| test {schema.POSITIVE_CLASS} rate | 0.0182 | 0.0200 |" in text
+    assert "| `reports/data_quality.json` | test_positive_rate | 0.0182 | 0.0200 |" in text
+    assert "_fraud_rate" not in text
 
     _sh(tmp_path, "git", "add", "-A")
     _sh(tmp_path, "git", *GIT_IDENTITY, "commit", "-qm", "head")

@@ -157,7 +157,7 @@ def test_next_batch_refuses_future_rows_in_any_file(tmp_path: Path, data_dir: Pa
 def test_next_batch_says_no_new_batch_for_a_week_delivered_again(tmp_path: Path, data_dir: Path) -> None:
     # Given 2026-W35 delivered again under another name
     again = _landing_with(tmp_path, "2026-W35-resent.csv", read_batch(batch_files(data_dir)[0]))
-    with pytest.raises(NoNewBatchError, match=r"adds no new rows: all \d+ of its transaction ids are already in"):
+    with pytest.raises(NoNewBatchError, match=rf"adds no new rows: all \d+ of its {schema.ID} values are already in"):
         next_batch(_file_params(str(again)), data_dir)
     assert not (data_dir / "2026-W35-resent.csv").exists()
 

@@ -23,6 +23,17 @@ LABEL = "is_fraud"
 ROW_NOUN = "transaction"
 POSITIVE_CLASS = "fraud"  # LABEL == 1
 NEGATIVE_CLASS = "legit"  # LABEL == 0
+INTENDED_USE = (
+    "Scores card transactions for fraud risk so that analysts review the riskiest first. "
+    "A transaction is flagged when its calibrated probability reaches the threshold."
+)
+LIMITATIONS: tuple[str, ...] = (
+    "Trained on simulated transactions: its numbers demonstrate the pipeline, not a real fraud rate.",
+    "Labels are noisy (missed and mistaken chargebacks); precision and recall carry that noise.",
+    "Evaluated on the latest week only: weekly variation is not in these numbers.",
+    "Fraud patterns change: a pattern absent from the training weeks is not detected (see drift).",
+    "Not for automated refusal of payments without human review.",
+)
 
 MERCHANT_CATEGORIES = (
     "grocery",

@@ -46,7 +46,7 @@ class Reviewer:
 def repository(value: str) -> str:
     """argparse type for OWNER/NAME."""
     if not _REPO.match(value) or value.endswith((".git", "/.", "/..")):
-        msg = f"--repo {value!r}: expected OWNER/NAME, e.g. acme/fraud-model"
+        msg = f"--repo {value!r}: expected OWNER/NAME, e.g. acme/my-model"
         raise argparse.ArgumentTypeError(msg)
     return value
 

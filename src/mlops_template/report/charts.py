@@ -86,9 +86,9 @@ def precision_recall_chart(base: Table | None, head: Table) -> str:
     return _curve_chart(base, head, ("recall", "precision"), labels, envelope="max_after")
 
 
-def calibration_chart(base: Table | None, head: Table, bins: int) -> str:
-    """Observed fraud rate per probability bin (empty bins drawn at the bin's own centre), and the
-    diagonal (perfect calibration) in light grey."""
+def calibration_chart(base: Table | None, head: Table, bins: int, *, positive: str) -> str:
+    """Observed rate of the positive class (named `positive`) per probability bin (empty bins drawn at
+    the bin's own centre), and the diagonal (perfect calibration) in light grey."""
     centres = [(b + 0.5) / bins for b in range(bins)]
 
     def per_bin(table: Table) -> list[float]:
@@ -100,7 +100,7 @@ def calibration_chart(base: Table | None, head: Table, bins: int) -> str:
     palette = (REFERENCE_COLOUR, BASE_COLOUR, HEAD_COLOUR) if base is not None else (REFERENCE_COLOUR, HEAD_COLOUR)
     labels = [_number(c) for c in centres]
     return xychart(
-        "Calibration", "mean predicted probability (bin centre)", "observed fraud rate", series,
+        "Calibration", "mean predicted probability (bin centre)", f"observed {positive} rate", series,
         x_labels=labels, palette=palette,
     )  # fmt: skip
 

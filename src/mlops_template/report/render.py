@@ -1,6 +1,7 @@
 """The PR report as Markdown, from plain dicts (the I/O layer, `sources`, reads git and DVC).
 
-Nothing here reads a file or the environment, so tests render any situation from fixture dicts.
+Nothing here reads a file or the environment, so tests render any situation from fixture dicts. The
+task's words (what a row is, the class names) come in the dict too (`words`, from the data contract).
 No images, and no external link unless a tracking server is configured (the MLflow run).
 """
 
@@ -79,7 +80,7 @@ def header(base: Mapping[str, Any], head: Mapping[str, Any]) -> str:
     )
 
 
-def metrics_section(diff: Mapping[str, Any]) -> str:
+def metrics_section(diff: Mapping[str, Any], words: Mapping[str, str]) -> str:
     """The model's test metrics (from `dvc metrics diff --all --json`'s entry for metrics.json)."""
     found: Mapping[str, Mapping[str, Any]] = diff.get(METRICS_FILE, {})
     lines = ["### Test metrics", ""]
@@ -97,7 +98,8 @@ def metrics_section(diff: Mapping[str, Any]) -> str:
         arrow = "higher" if higher else "lower"
         lines.append(f"| {name} ({arrow} is better) | {_value(entry.get('old'))} | {_value(entry.get('new'))} "
                      f"| {change} | {word} |")  # fmt: skip
-    for key, label in (("threshold", "threshold"), ("test.rows", "test rows"), ("test.positives", "test fraud")):
+    counts = (("threshold", "threshold"), ("test.rows", "test rows"), ("test.positives", f"test {words['positive']}"))
+    for key, label in counts:
         entry = found.get(key)
         if entry is not None:
             lines.append(f"| {label} | {_value(entry.get('old'))} | {_value(entry.get('new'))} | | |")
@@ -153,14 +155,17 @@ def worse_slices(base: Mapping[str, Any] | None, head: Mapping[str, Any] | None)
     return sorted(found, key=lambda row: (row["new"] - row["old"], row["slice"], row["metric"]))
 
 
-def slices_section(base: Mapping[str, Any] | None, head: Mapping[str, Any] | None) -> str:
+def slices_section(base: Mapping[str, Any] | None, head: Mapping[str, Any] | None, words: Mapping[str, str]) -> str:
     lines = ["### Slices that got worse", ""]
     if base is None or head is None:
         return "\n".join([*lines, "No slice metrics at the base revision to compare with."])
     rows = worse_slices(base, head)
     if not rows:
         return "\n".join([*lines, f"No slice metric fell by more than {SLICE_TOLERANCE}."])
-    lines += ["| slice | metric | base | head | change | rows (fraud) |", "|---|---|---:|---:|---:|---:|"]
+    lines += [
+        f"| slice | metric | base | head | change | rows ({words['positive']}) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     lines += [
         f"| `{r['slice']}` | {r['metric']} | {r['old']:.4f} | {r['new']:.4f} | ▼ {r['new'] - r['old']:+.4f} "
         f"| {r['rows']} ({r['positives']}) |"
@@ -171,8 +176,8 @@ def slices_section(base: Mapping[str, Any] | None, head: Mapping[str, Any] | Non
     return "\n".join(lines)
 
 
-def data_section(base: Mapping[str, Any] | None, head: Mapping[str, Any]) -> str:
-    """Data version (data.dvc md5) and rows per split (reports/data_quality.json), weeks per split."""
+def data_section(base: Mapping[str, Any] | None, head: Mapping[str, Any], words: Mapping[str, str]) -> str:
+    """Data version (data.dvc md5), rows and positive rate per split (reports/data_quality.json), weeks."""
 
     def cell(side: Mapping[str, Any] | None, *path: str) -> Any:
         found: Any = side
@@ -189,6 +194,8 @@ def data_section(base: Mapping[str, Any] | None, head: Mapping[str, Any]) -> str
     for split in ("train", "valid", "test"):
         old, new = cell(base, "quality", f"{split}_rows"), cell(head, "quality", f"{split}_rows")
         lines.append(f"| {split} rows | {_value(old)} | {_value(new)} |")
+        old, new = cell(base, "quality", f"{split}_positive_rate"), cell(head, "quality", f"{split}_positive_rate")
+        lines.append(f"| {split} {words['positive']} rate | {_value(old)} | {_value(new)} |")
         lines.append(f"| {split} weeks | {weeks(base, split)} | {weeks(head, split)} |")
     for key, label in (("rows_read", "rows read"), ("rows_rejected", "rows quarantined")):
         lines.append(f"| {label} | {_value(cell(base, 'quality', key))} | {_value(cell(head, 'quality', key))} |")
@@ -243,7 +250,7 @@ def mlflow_section(run_url: str | None) -> str:
     return f"MLflow run: [{run_url}]({run_url})" if run_url else ""
 
 
-def charts_section(plots: Mapping[str, Any], calibration_bins: int) -> str:
+def charts_section(plots: Mapping[str, Any], calibration_bins: int, words: Mapping[str, str]) -> str:
     """Before/after charts drawn by GitHub from Mermaid text (no images)."""
     base, head = plots.get("base") or {}, plots.get("head") or {}
     parts = ["### Charts", "", f"Base and head on the same axes ({charts.LEGEND})."]
@@ -258,7 +265,9 @@ def charts_section(plots: Mapping[str, Any], calibration_bins: int) -> str:
             "",
             "Calibration: the light grey line is perfect calibration.",
             "",
-            charts.calibration_chart(base.get("calibration"), head["calibration"], calibration_bins),
+            charts.calibration_chart(
+                base.get("calibration"), head["calibration"], calibration_bins, positive=words["positive"]
+            ),
         ]
     if "feature_importance" in head:
 
@@ -278,16 +287,17 @@ def charts_section(plots: Mapping[str, Any], calibration_bins: int) -> str:
 def render(report: Mapping[str, Any]) -> str:
     """The whole comment. `report` keys: base, head ({rev, commit}), params_diff, metrics_diff (DVC's
     JSON), slices ({base, head}), data ({base, head}), gate (gate.json or None), mlflow_run_url,
-    plots ({base, head}: name -> columns), calibration_bins."""
+    plots ({base, head}: name -> columns), calibration_bins, words ({row, positive, negative})."""
+    words: Mapping[str, str] = report["words"]
     sections = [
         header(report["base"], report["head"]),
         gate_section(report.get("gate")),
-        metrics_section(report.get("metrics_diff") or {}),
+        metrics_section(report.get("metrics_diff") or {}, words),
         params_section(report.get("params_diff") or {}),
-        slices_section(report["slices"].get("base"), report["slices"].get("head")),
-        data_section(report["data"].get("base"), report["data"]["head"]),
+        slices_section(report["slices"].get("base"), report["slices"].get("head"), words),
+        data_section(report["data"].get("base"), report["data"]["head"], words),
         other_metrics_section(report.get("metrics_diff") or {}),
         mlflow_section(report.get("mlflow_run_url")),
-        charts_section(report.get("plots") or {}, int(report.get("calibration_bins", 10))),
+        charts_section(report.get("plots") or {}, int(report.get("calibration_bins", 10)), words),
     ]
     return "\n\n".join(section for section in sections if section) + "\n"

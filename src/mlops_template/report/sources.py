@@ -3,6 +3,10 @@ MLflow run. Everything is turned into the plain dicts `render.render` takes.
 
 The head is the working tree by default (where `dvc repro` and `mlops-template gate` just wrote their
 results in CI), or a commit with `--head-rev`.
+
+The base is often a commit whose reports were written by older code: keys that were renamed since
+(`LEGACY_QUALITY_KEYS`) are read under their new names, so a rename is not reported as one metric
+that vanished and another that appeared.
 """
 
 from __future__ import annotations
@@ -19,12 +23,16 @@ from typing import Any
 
 import yaml
 
+from mlops_template.config import TrackingParams
 from mlops_template.errors import MlopsTemplateError
 
 logger = logging.getLogger(__name__)
 
 PLOTS = ("roc", "precision_recall", "calibration", "feature_importance")
 WORKSPACE = "workspace"
+QUALITY_FILE = "reports/data_quality.json"
+# reports/data_quality.json keys written before the metric keys became task-neutral -> their names now.
+LEGACY_QUALITY_KEYS = {f"{split}_fraud_rate": f"{split}_positive_rate" for split in ("train", "valid", "test")}
 
 
 class ReportError(MlopsTemplateError):
@@ -73,6 +81,44 @@ def read_table_at(root: Path, rev: str | None, path: str) -> dict[str, list[Any]
     return columns
 
 
+def task_words() -> dict[str, str]:
+    """The task's words (what a row is, the class names) from the data contract, for the report."""
+    from mlops_template.data import schema  # noqa: PLC0415 - pandas and pandera: only when a report is written
+
+    return {"row": schema.ROW_NOUN, "positive": schema.POSITIVE_CLASS, "negative": schema.NEGATIVE_CLASS}
+
+
+def upgrade_quality(quality: dict[str, Any]) -> dict[str, Any]:
+    """A data_quality.json with legacy keys renamed (a key already under its new name wins)."""
+    upgraded = {LEGACY_QUALITY_KEYS.get(key, key): value for key, value in quality.items()}
+    upgraded.update({key: value for key, value in quality.items() if key in LEGACY_QUALITY_KEYS.values()})
+    return upgraded
+
+
+def upgrade_metrics_diff(diff: dict[str, Any]) -> dict[str, Any]:
+    """`dvc metrics diff` with data_quality.json's legacy keys merged into their new names.
+
+    A base with `test_fraud_rate` and a head with `test_positive_rate` give DVC two entries (old only,
+    new only); they become one entry with both sides, and `diff` when both are numbers.
+    """
+    entries = diff.get(QUALITY_FILE)
+    if not entries:
+        return diff
+    merged = {key: dict(entry) for key, entry in entries.items() if key not in LEGACY_QUALITY_KEYS}
+    for legacy, key in LEGACY_QUALITY_KEYS.items():
+        if legacy not in entries:
+            continue
+        entry = merged.setdefault(key, {"old": None, "new": None})
+        for side in ("old", "new"):
+            if entry.get(side) is None:
+                entry[side] = entries[legacy].get(side)
+        old, new = entry.get("old"), entry.get("new")
+        entry.pop("diff", None)
+        if isinstance(old, int | float) and isinstance(new, int | float):
+            entry["diff"] = new - old
+    return {**diff, QUALITY_FILE: merged}
+
+
 def dvc_json(root: Path, *args: str) -> dict[str, Any]:
     found = _run([sys.executable, "-m", "dvc", *args, "--json"], root)
     if found.returncode != 0:
@@ -85,12 +131,13 @@ def dvc_json(root: Path, *args: str) -> dict[str, Any]:
 def data_side(root: Path, rev: str | None) -> dict[str, Any] | None:
     """The data version and per-split rows and weeks at a revision (None if it has no pipeline results)."""
     dvc_file = read_text_at(root, rev, "data.dvc")
-    quality = read_json_at(root, rev, "reports/data_quality.json")
+    quality = read_json_at(root, rev, QUALITY_FILE)
     card = read_json_at(root, rev, "reports/model_card.json") or {}
     if dvc_file is None and quality is None:
         return None
     outs = (yaml.safe_load(dvc_file) or {}).get("outs", [{}]) if dvc_file else [{}]
-    return {"md5": outs[0].get("md5"), "quality": quality or {}, "weeks": card.get("data", {}).get("weeks", {})}
+    weeks = card.get("data", {}).get("weeks", {})
+    return {"md5": outs[0].get("md5"), "quality": upgrade_quality(quality or {}), "weeks": weeks}
 
 
 def mlflow_run_url(head_commit: str, experiment: str) -> str | None:
@@ -130,7 +177,7 @@ def gather(root: Path, base_rev: str, head_rev: str | None, gate_path: Path | No
     head_commit = resolve(root, head_rev or "HEAD")
     head_arg = [head_commit] if head_rev else []
     params_diff = dvc_json(root, "params", "diff", base_commit, *head_arg)
-    metrics_diff = dvc_json(root, "metrics", "diff", base_commit, *head_arg, "--all")
+    metrics_diff = upgrade_metrics_diff(dvc_json(root, "metrics", "diff", base_commit, *head_arg, "--all"))
     head_at = head_commit if head_rev else None
     head_params = yaml.safe_load(read_text_at(root, head_at, "params.yaml") or "{}") or {}
     if gate_path is not None and not head_rev:
@@ -141,7 +188,7 @@ def gather(root: Path, base_rev: str, head_rev: str | None, gate_path: Path | No
         side: {name: table for name in PLOTS if (table := read_table_at(root, rev, f"reports/plots/{name}.csv"))}
         for side, rev in (("base", base_commit), ("head", head_at))
     }
-    experiment = head_params.get("tracking", {}).get("experiment", "fraud-detection")
+    experiment = head_params.get("tracking", {}).get("experiment", TrackingParams.model_fields["experiment"].default)
     return {
         "base": {"rev": base_rev, "commit": base_commit},
         "head": {"rev": head_rev or WORKSPACE, "commit": head_commit},
@@ -156,4 +203,5 @@ def gather(root: Path, base_rev: str, head_rev: str | None, gate_path: Path | No
         "mlflow_run_url": mlflow_run_url(head_commit, experiment),
         "plots": plots,
         "calibration_bins": head_params.get("evaluate", {}).get("calibration_bins", 10),
+        "words": task_words(),
     }

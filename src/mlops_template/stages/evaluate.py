@@ -97,12 +97,13 @@ def evaluate(
         bins=settings.calibration_bins,
         min_rows=settings.min_slice_rows,
     )
-    label = np.where(y == 1, "fraud", "legit")
+    # The confusion matrix speaks the task's words (the contract's class names), not 0 and 1.
+    classes = np.array([schema.NEGATIVE_CLASS, schema.POSITIVE_CLASS])
     plots = {
         "roc": roc_points(y, scores, settings.curve_points),
         "precision_recall": precision_recall_points(y, scores, settings.curve_points),
         "calibration": calibration_points(y, scores, settings.calibration_bins),
-        "confusion": pd.DataFrame({"actual": label, "predicted": np.where(scores >= threshold, "fraud", "legit")}),
+        "confusion": pd.DataFrame({"actual": classes[y], "predicted": classes[(scores >= threshold).astype(int)]}),
         "feature_importance": feature_importance(served, test, settings, params.base.seed),
     }
     return metrics, slices, plots

@@ -117,7 +117,7 @@ def quality_summary(result: Ingested) -> dict[str, object]:
     }
     for name, frame in result.splits.items():
         summary[f"{name}_rows"] = len(frame)
-        summary[f"{name}_fraud_rate"] = round(float(frame[schema.LABEL].mean()), 6) if len(frame) else 0.0
+        summary[f"{name}_positive_rate"] = round(float(frame[schema.LABEL].mean()), 6) if len(frame) else 0.0
     return summary
 
 

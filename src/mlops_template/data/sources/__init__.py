@@ -6,8 +6,8 @@ copies the next file from a landing folder (a path or glob of CSV/Parquet files)
 
 A batch lands only if ingest would take it: the contract, and its event times (inside the ISO week
 its file is named after, none in the future; see `event_time`). "Nothing new" (the next simulated
-week has not ended yet, every landing file is already in `data/`, or a file whose transaction ids
-are all in `data/` already) raises `NoNewBatchError`, which a scheduled run treats as "no PR".
+week has not ended yet, every landing file is already in `data/`, or a file whose ids (the contract's
+ID column) are all in `data/` already) raises `NoNewBatchError`, which a scheduled run treats as "no PR".
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def check_event_times(raw: pd.DataFrame, source: str, now: pd.Timestamp) -> None
 
 
 def known_ids(data_dir: Path) -> set[str]:
-    """Every transaction id already in `data/` (as text, however the batch stored it)."""
+    """Every id (the contract's ID column) already in `data/` (as text, however the batch stored it)."""
     if not data_dir.is_dir() or not any(p.suffix in BATCH_SUFFIXES for p in data_dir.iterdir()):
         return set()
     ids: set[str] = set()
@@ -98,7 +98,7 @@ def _refuse_if_nothing_new(raw: pd.DataFrame, source: str, data_dir: Path) -> No
     incoming = set(raw[schema.ID].dropna().astype(str))
     if incoming and incoming <= known_ids(data_dir):
         msg = (
-            f"{source} adds no new rows: all {len(incoming)} of its transaction ids are already in "
+            f"{source} adds no new rows: all {len(incoming)} of its {schema.ID} values are already in "
             f"{data_dir} (a batch delivered again); nothing written"
         )
         raise NoNewBatchError(msg)
