@@ -69,9 +69,16 @@ def _parser() -> argparse.ArgumentParser:
         params_argument(sub)
         sub.add_argument("--data", type=Path, default=Path("data"))
 
-    check = commands.add_parser("params", help="validate params.yaml")
+    check = commands.add_parser(
+        "params",
+        help="validate params.yaml, and against the data contract",
+        description="Validate params.yaml, then check it against the data contract (contract.yaml in the "
+        "working directory, else $MLOPS_TEMPLATE_CONTRACT, else the packaged default): every key that names "
+        "a column must name one of the right role. One line per mistake; exit 2 if any.",
+    )
     check.add_argument("action", choices=["check"])
     params_argument(check)
+    check.add_argument("--contract", type=Path, default=None, help="contract file (default: the one in use)")
 
     commands.add_parser("serve", help="serve the exported model over HTTP (`serve --help`)", add_help=False)
     for name, about in FORWARDED.items():
@@ -132,11 +139,23 @@ def _next_batch(params_path: Path, data_dir: Path) -> int:
     return code
 
 
-def _check_params(path: Path) -> None:
+def _check_params(path: Path, contract: Path | None) -> None:
+    from mlops_template import params_check  # noqa: PLC0415
     from mlops_template.config import load_params  # noqa: PLC0415
+    from mlops_template.data import contract_spec  # noqa: PLC0415
+    from mlops_template.errors import ConfigError  # noqa: PLC0415
 
     params = load_params(path)
-    print(f"{path}: valid (model {params.train.model.kind}, source {params.source.kind})")
+    contract_path = contract or contract_spec.contract_path()
+    spec = contract_spec.load_contract(contract_path)
+    found = params_check.problems(params, spec, contract_spec.default_contract(), str(contract_path))
+    if found:
+        lines = [f"{path}: {len(found)} mistake(s) against the contract {contract_path}", *(f"  {p}" for p in found)]
+        raise ConfigError("\n".join(lines))
+    print(
+        f"{path}: valid (model {params.train.model.kind}, source {params.source.kind}) "
+        f"against the contract {contract_path} ({spec.name})"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "data":
         return _data_command(args)
     if args.command == "params":
-        return run_guarded(lambda: _check_params(args.params), "params check")
+        return run_guarded(lambda: _check_params(args.params, args.contract), "params check")
     return run_guarded(lambda: _print_metrics(args.metrics), "metrics")
 
 

@@ -65,8 +65,39 @@ class IngestParams(_Section):
     train_weeks: int | None = Field(None, ge=1, description="Sliding window; null keeps every week.")
 
 
+# YAML has lists, not tuples: these fields convert (the items stay strictly strings).
+ColumnNames = Annotated[tuple[Annotated[str, Field(strict=True)], ...], Field(strict=False)]
+
+
+class NumericTreatment(_Section):
+    """The contract's numeric inputs: optional log, gap filling, standardisation."""
+
+    impute: Literal["median", "mean", "none"] = Field(
+        "median", description="How gaps of nullable columns are filled (none: left as NaN, trees only)."
+    )
+    missing_indicator: bool = Field(True, description="Add a 0/1 column per imputed column that had gaps.")
+    scale: bool = Field(True, description="Standardise to mean 0, variance 1 (fitted on train).")
+    log: ColumnNames = Field((), description="Numeric columns taken as log(1 + x) first (declared min >= 0).")
+
+
+class CategoricalTreatment(_Section):
+    """The contract's categorical inputs: one-hot, with rare and unseen values pooled in one column."""
+
+    min_category_frequency: int = Field(20, ge=1, description="Rarer training values share one column.")
+
+
+class EventTimeTreatment(_Section):
+    """Features of the event time (UTC): each group on or off."""
+
+    hour: bool = Field(True, description="hour_sin, hour_cos (cyclic, to the minute) and is_night (0-6h).")
+    weekend: bool = Field(True, description="is_weekend (Saturday or Sunday).")
+    day_of_week: bool = Field(False, description="day_sin, day_cos (cyclic day of the week, Monday = 0).")
+
+
 class FeaturizeParams(_Section):
-    min_category_frequency: int = Field(20, ge=1)
+    numeric: NumericTreatment = NumericTreatment()
+    categorical: CategoricalTreatment = CategoricalTreatment()
+    event_time: EventTimeTreatment = EventTimeTreatment()
 
 
 class LogisticRegressionParams(_Section):

@@ -1,10 +1,15 @@
 """Feature transformations: pure functions and the sklearn transformer fitted by `featurize`.
 
-The fitted transformer is the first step of the model artifact, so serving applies exactly the
-transformations that training did, to raw contract rows.
+What the model sees is declared, not coded: the inputs and their roles come from the contract
+(`contract.yaml`), their treatments from params.yaml `featurize:`. No column is named here. The
+fitted transformer is the first step of the model artifact and carries its column lists with it, so
+serving applies exactly the transformations that training did, to raw contract rows.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -15,11 +20,18 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from mlops_template.config import FeaturizeParams
 from mlops_template.data import schema
+from mlops_template.data.contract_spec import ContractSpec
+from mlops_template.errors import ConfigError
+from mlops_template.params_check import featurize_problems
 
-TIME_FEATURES = ("hour_sin", "hour_cos", "is_night", "is_weekend")
+HOUR_FEATURES = ("hour_sin", "hour_cos", "is_night")
+WEEKEND_FEATURES = ("is_weekend",)
+DAY_OF_WEEK_FEATURES = ("day_sin", "day_cos")
+TIME_FEATURES = (*HOUR_FEATURES, *WEEKEND_FEATURES)  # the default: hour and weekend on
 NIGHT_ENDS_HOUR = 6
 SATURDAY = 5
 MINUTES_PER_DAY = 1440
+DAYS_PER_WEEK = 7
 
 
 def _minute_of_day_table() -> np.ndarray:
@@ -35,35 +47,91 @@ def _minute_of_day_table() -> np.ndarray:
     return np.stack([np.sin(angle), np.cos(angle), (hour < NIGHT_ENDS_HOUR).astype("float64")], axis=1)
 
 
+def _day_of_week_table() -> np.ndarray:
+    """(day_sin, day_cos) for each day of the week, Monday = 0: [7, 2] (a table, as above)."""
+    angle = 2 * np.pi * np.arange(DAYS_PER_WEEK) / DAYS_PER_WEEK
+    return np.stack([np.sin(angle), np.cos(angle)], axis=1)
+
+
 MINUTE_OF_DAY_TABLE = _minute_of_day_table()
-INPUT_COLUMNS: tuple[str, ...] = tuple(c for c in schema.COLUMNS if c not in schema.NON_FEATURES)
+DAY_OF_WEEK_TABLE = _day_of_week_table()
 
 
-def model_inputs(frame: pd.DataFrame) -> pd.DataFrame:
-    """Select the model's input columns and give them plain numpy dtypes (NA -> NaN)."""
-    out = frame.loc[:, list(INPUT_COLUMNS)].copy()
-    for name in schema.NUMERIC_FEATURES:
+def input_columns(contract: ContractSpec | None = None) -> tuple[str, ...]:
+    """The model's raw inputs in the contract's order: the event time, numeric and categorical columns."""
+    spec = contract or schema.active()
+    return spec.by_role("event_time", "numeric", "categorical")
+
+
+class _InputColumns(Sequence[str]):
+    """`INPUT_COLUMNS`: the active contract's inputs, read when used (the contract can change)."""
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return input_columns()[index]
+
+    def __len__(self) -> int:
+        return len(input_columns())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(input_columns())
+
+    def __repr__(self) -> str:
+        return repr(input_columns())
+
+
+INPUT_COLUMNS: Sequence[str] = _InputColumns()
+
+
+def model_inputs(
+    frame: pd.DataFrame,
+    columns: Sequence[str] | None = None,
+    numeric: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Select the model's input columns and give them plain numpy dtypes (NA -> NaN, "missing").
+
+    The column lists default to the active contract's; the fitted transformer passes its own.
+    """
+    if columns is None or numeric is None or categorical is None:
+        spec = schema.active()
+        columns, numeric, categorical = input_columns(spec), spec.by_role("numeric"), spec.by_role("categorical")
+    out = frame.loc[:, list(columns)].copy()
+    for name in numeric:
         out[name] = pd.to_numeric(out[name], errors="coerce").astype("float64")
-    for name in schema.CATEGORICAL_FEATURES:
+    for name in categorical:
         values = out[name].astype(object)
         out[name] = values.where(values.notna(), "missing")
     return out
 
 
-def time_features(timestamps: pd.DataFrame) -> pd.DataFrame:
-    """Cyclic hour of day (to the minute), night and weekend flags from the UTC timestamp."""
-    ts = pd.to_datetime(timestamps[schema.TIMESTAMP], utc=True)
-    minute = (ts.dt.hour * 60 + ts.dt.minute).to_numpy(dtype="int64")
-    by_minute = MINUTE_OF_DAY_TABLE[minute]
-    return pd.DataFrame(
-        {
-            "hour_sin": by_minute[:, 0],
-            "hour_cos": by_minute[:, 1],
-            "is_night": by_minute[:, 2],
-            "is_weekend": (ts.dt.day_of_week >= SATURDAY).astype("float64").to_numpy(),
-        },
-        index=timestamps.index,
-    )
+def time_feature_names(*, hour: bool = True, weekend: bool = True, day_of_week: bool = False) -> list[str]:
+    chosen = ((hour, HOUR_FEATURES), (weekend, WEEKEND_FEATURES), (day_of_week, DAY_OF_WEEK_FEATURES))
+    return [name for on, names in chosen if on for name in names]
+
+
+def time_features(
+    timestamps: pd.DataFrame, *, hour: bool = True, weekend: bool = True, day_of_week: bool = False
+) -> pd.DataFrame:
+    """From the (single) event-time column, in UTC: the cyclic hour of day (to the minute) with a
+    night flag, a weekend flag and the cyclic day of the week, each group on or off."""
+    ts = pd.to_datetime(timestamps.iloc[:, 0], utc=True)
+    found: dict[str, np.ndarray] = {}
+    if hour:
+        minute = (ts.dt.hour * 60 + ts.dt.minute).to_numpy(dtype="int64")
+        by_minute = MINUTE_OF_DAY_TABLE[minute]
+        found.update(hour_sin=by_minute[:, 0], hour_cos=by_minute[:, 1], is_night=by_minute[:, 2])
+    weekday = ts.dt.day_of_week.to_numpy(dtype="int64")
+    if weekend:
+        found["is_weekend"] = (weekday >= SATURDAY).astype("float64")
+    if day_of_week:
+        by_day = DAY_OF_WEEK_TABLE[weekday]
+        found.update(day_sin=by_day[:, 0], day_cos=by_day[:, 1])
+    names = time_feature_names(hour=hour, weekend=weekend, day_of_week=day_of_week)
+    return pd.DataFrame(found, index=timestamps.index, columns=names)
 
 
 def log1p_float32(values: pd.DataFrame) -> pd.DataFrame:
@@ -77,55 +145,67 @@ def log1p_float32(values: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(logged, index=values.index, columns=values.columns)
 
 
-def _time_feature_names(_transformer: object, _names: object) -> list[str]:
-    return list(TIME_FEATURES)
+def _time_feature_names(transformer: FunctionTransformer, _names: object) -> list[str]:
+    return time_feature_names(**(transformer.kw_args or {}))
 
 
-def _input_names(_transformer: object, _names: object) -> list[str]:
-    return list(INPUT_COLUMNS)
+def _input_names(transformer: FunctionTransformer, _names: object) -> list[str]:
+    return list((transformer.kw_args or {})["columns"])
 
 
-def build_transformer(params: FeaturizeParams) -> Pipeline:
-    """An unfitted transformer from raw contract rows to a numeric feature frame."""
-    numeric = [c for c in schema.NUMERIC_FEATURES if c != "amount"]
-    columns = ColumnTransformer(
-        [
-            ("time", FunctionTransformer(time_features, feature_names_out=_time_feature_names), [schema.TIMESTAMP]),
-            (
-                "amount",
-                Pipeline(
-                    [
-                        ("log", FunctionTransformer(log1p_float32, feature_names_out="one-to-one")),
-                        ("scale", StandardScaler()),
-                    ]
-                ),
-                ["amount"],
-            ),
-            (
-                "numeric",
-                Pipeline(
-                    [
-                        ("impute", SimpleImputer(strategy="median", add_indicator=True)),
-                        ("scale", StandardScaler()),
-                    ]
-                ),
-                numeric,
-            ),
-            (
-                "categorical",
-                OneHotEncoder(
-                    handle_unknown="infrequent_if_exist",
-                    min_frequency=params.min_category_frequency,
-                    sparse_output=False,
-                ),
-                list(schema.CATEGORICAL_FEATURES),
-            ),
-        ],
-        remainder="drop",
-        verbose_feature_names_out=False,
-    )
+def _numeric_block(
+    params: FeaturizeParams, columns: list[str], contract: ContractSpec, *, log: bool
+) -> Pipeline | FunctionTransformer:
+    """[log] -> [impute, when a column of the block may be null] -> [scale]; identity if none applies."""
+    steps: list[tuple[str, Any]] = []
+    if log:
+        steps.append(("log", FunctionTransformer(log1p_float32, feature_names_out="one-to-one")))
+    treatment = params.numeric
+    if treatment.impute != "none" and any(contract.column(name).nullable for name in columns):
+        imputer = SimpleImputer(strategy=treatment.impute, add_indicator=treatment.missing_indicator)
+        steps.append(("impute", imputer))
+    if treatment.scale:
+        steps.append(("scale", StandardScaler()))
+    return Pipeline(steps) if steps else FunctionTransformer(feature_names_out="one-to-one")
+
+
+def build_transformer(params: FeaturizeParams, contract: ContractSpec | None = None) -> Pipeline:
+    """An unfitted transformer from raw contract rows to a numeric feature frame.
+
+    Blocks, in this order (each only when it has columns): event-time features, logged numeric
+    columns, the other numeric columns, one-hot categorical columns.
+    """
+    spec = contract or schema.active()
+    problems = featurize_problems(params, spec)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    numeric = spec.by_role("numeric")
+    logged = [name for name in numeric if name in params.numeric.log]
+    plain = [name for name in numeric if name not in params.numeric.log]
+    categorical = list(spec.by_role("categorical"))
+    blocks: list[tuple[str, Any, list[str]]] = []
+    flags = params.event_time.model_dump()
+    if any(flags.values()):
+        time = FunctionTransformer(time_features, kw_args=flags, feature_names_out=_time_feature_names)
+        blocks.append(("time", time, [spec.one("event_time")]))
+    if logged:
+        blocks.append(("log", _numeric_block(params, logged, spec, log=True), logged))
+    if plain:
+        blocks.append(("numeric", _numeric_block(params, plain, spec, log=False), plain))
+    if categorical:
+        encoder = OneHotEncoder(
+            handle_unknown="infrequent_if_exist",
+            min_frequency=params.categorical.min_category_frequency,
+            sparse_output=False,
+        )
+        blocks.append(("categorical", encoder, categorical))
+    columns = ColumnTransformer(blocks, remainder="drop", verbose_feature_names_out=False)
+    inputs = {"columns": list(input_columns(spec)), "numeric": list(numeric), "categorical": categorical}
     pipeline = Pipeline(
-        [("inputs", FunctionTransformer(model_inputs, feature_names_out=_input_names)), ("columns", columns)]
+        [
+            ("inputs", FunctionTransformer(model_inputs, kw_args=inputs, feature_names_out=_input_names)),
+            ("columns", columns),
+        ]
     )
     pipeline.set_output(transform="pandas")
     return pipeline

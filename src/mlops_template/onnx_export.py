@@ -107,6 +107,8 @@ def _imputer(graph: _Graph, x: str, imputer: SimpleImputer) -> str:
 
 
 def _function(graph: _Graph, x: str, step: FunctionTransformer) -> str:
+    if step.func is None:  # identity: a numeric block with no treatment declared
+        return x
     if step.func is features.log1p_float32:
         # ONNX has no log1p: log(1 + x) differs in the last bits of a float64, not after float32 rounding.
         logged = graph.op("Log", [graph.op("Add", [x, graph.const("one", 1.0)])], "log1p")
@@ -151,20 +153,27 @@ def _one_hot(graph: _Graph, inputs: list[str], encoder: OneHotEncoder) -> str:
     return graph.op("Concat", blocks, "one_hot", axis=1) if len(blocks) > 1 else blocks[0]
 
 
-def _time_features(graph: _Graph, seconds: str) -> str:
+def _time_features(graph: _Graph, seconds: str, hour: bool, weekend: bool, day_of_week: bool) -> str:
     """`features.time_features` on int64 epoch seconds: the same table rows, the same integer steps."""
     day = graph.const("day", SECONDS_PER_DAY, np.int64)
     of_day = graph.op("Mod", [seconds, day], "second_of_day")  # sign of the divisor, like Python's %
-    minute = graph.op("Div", [of_day, graph.const("sixty", 60, np.int64)], "minute_of_day")  # of_day >= 0
-    by_minute = graph.op("Gather", [graph.const("minute_table", features.MINUTE_OF_DAY_TABLE), minute], axis=0)
-    hour_features = graph.op("Reshape", [by_minute, graph.const("rows", [-1, 3], np.int64)], "hour_features")
-    days = graph.op("Div", [graph.op("Sub", [seconds, of_day]), day], "days")
-    weekday = graph.op(
-        "Mod", [graph.op("Add", [days, graph.const("w", EPOCH_WEEKDAY, np.int64)]), graph.const("d", 7, np.int64)]
-    )
-    saturday = graph.const("saturday", features.SATURDAY, np.int64)
-    weekend = graph.cast_double(graph.op("GreaterOrEqual", [weekday, saturday]))
-    return graph.op("Concat", [hour_features, weekend], "time", axis=1)
+    blocks = []
+    if hour:
+        minute = graph.op("Div", [of_day, graph.const("sixty", 60, np.int64)], "minute_of_day")  # of_day >= 0
+        by_minute = graph.op("Gather", [graph.const("minute_table", features.MINUTE_OF_DAY_TABLE), minute], axis=0)
+        blocks.append(graph.op("Reshape", [by_minute, graph.const("rows", [-1, 3], np.int64)], "hour_features"))
+    if weekend or day_of_week:
+        days = graph.op("Div", [graph.op("Sub", [seconds, of_day]), day], "days")
+        weekday = graph.op(
+            "Mod", [graph.op("Add", [days, graph.const("w", EPOCH_WEEKDAY, np.int64)]), graph.const("d", 7, np.int64)]
+        )
+        if weekend:
+            saturday = graph.const("saturday", features.SATURDAY, np.int64)
+            blocks.append(graph.cast_double(graph.op("GreaterOrEqual", [weekday, saturday])))
+        if day_of_week:
+            by_day = graph.op("Gather", [graph.const("day_table", features.DAY_OF_WEEK_TABLE), weekday], axis=0)
+            blocks.append(graph.op("Reshape", [by_day, graph.const("rows", [-1, 2], np.int64)], "day_features"))
+    return graph.op("Concat", blocks, "time", axis=1) if len(blocks) > 1 else blocks[0]
 
 
 def _columns(graph: _Graph, transformer: ColumnTransformer, sources: dict[str, str]) -> str:
@@ -176,7 +185,8 @@ def _columns(graph: _Graph, transformer: ColumnTransformer, sources: dict[str, s
             msg = f"featurize: passthrough columns ({name}) have no ONNX form here"
             raise ExportError(msg)
         if isinstance(step, FunctionTransformer) and step.func is features.time_features:
-            blocks.append(_time_features(graph, sources[schema.TIMESTAMP]))
+            flags = {"hour": True, "weekend": True, "day_of_week": False, **(step.kw_args or {})}
+            blocks.append(_time_features(graph, sources[columns[0]], **flags))
         elif isinstance(step, OneHotEncoder):
             blocks.append(_one_hot(graph, [sources[c] for c in columns], step))
         else:
@@ -347,13 +357,11 @@ class InputColumn:
 
 
 def input_columns() -> tuple[InputColumn, ...]:
-    """The graph's inputs, in the contract's column order."""
-    kinds = {
-        **dict.fromkeys(schema.NUMERIC_FEATURES, "numeric"),
-        **dict.fromkeys(schema.CATEGORICAL_FEATURES, "categorical"),
-        schema.TIMESTAMP: "timestamp",
-    }
-    return tuple(InputColumn(name, kinds[name]) for name in features.INPUT_COLUMNS)
+    """The graph's inputs: the contract's inputs in its column order (the event time even when no time
+    feature is on, so the API's request shape depends on the contract alone)."""
+    kinds = {"numeric": "numeric", "categorical": "categorical", "event_time": "timestamp"}
+    spec = schema.active()
+    return tuple(InputColumn(name, kinds[spec.column(name).role]) for name in features.input_columns(spec))
 
 
 _ELEMENT = {"numeric": TensorProto.DOUBLE, "categorical": TensorProto.STRING, "timestamp": TensorProto.INT64}

@@ -1,7 +1,7 @@
-"""The data contract as plain JSON, derived from the pandera schema (the single source of truth).
+"""The data contract as plain JSON, derived from the active contract (declared in `contract.yaml`).
 
 The export stage writes it beside the served model; the API builds its request models from it, so a
-rule changed in `schema.py` changes what the API accepts, with nothing to keep in sync by hand.
+rule changed in `contract.yaml` changes what the API accepts, with nothing to keep in sync by hand.
 """
 
 from __future__ import annotations
@@ -25,15 +25,13 @@ def _dtype(column: pa.Column) -> str:
     return _DTYPES[name]
 
 
+# The declared roles as the served contract has always named them.
+_ROLES = {"event_time": "timestamp", "ignored": "other"}
+
+
 def _role(name: str) -> str:
-    roles = {schema.ID: "id", schema.TIMESTAMP: "timestamp", schema.LABEL: "label"}
-    if name in roles:
-        return roles[name]
-    if name in schema.NUMERIC_FEATURES:
-        return "numeric"
-    if name in schema.CATEGORICAL_FEATURES:
-        return "categorical"
-    return "other"
+    role = schema.active().column(name).role
+    return _ROLES.get(role, role)
 
 
 def _plain(value: Any) -> Any:
@@ -52,6 +50,10 @@ def _rules(column: pa.Column) -> dict[str, Any]:
             rules.update(min=_plain(stats["min_value"]), max=_plain(stats["max_value"]))
         elif check.name == "isin":
             rules["allowed"] = [_plain(v) for v in stats["allowed_values"]]
+        elif check.name == "greater_than_or_equal_to":
+            rules["min"] = _plain(stats["min_value"])
+        elif check.name == "less_than_or_equal_to":
+            rules["max"] = _plain(stats["max_value"])
         elif check.name == "str_length":
             rules["min_length"] = stats["min_value"]
         else:
@@ -61,7 +63,7 @@ def _rules(column: pa.Column) -> dict[str, Any]:
 
 
 def export_contract() -> dict[str, Any]:
-    """The contract in data/schema.py as JSON: columns with dtype, nullability, role and rules."""
+    """The active contract as JSON: columns with dtype, nullability, role, rules (and description)."""
     columns = [
         {
             "name": name,
@@ -69,6 +71,7 @@ def export_contract() -> dict[str, Any]:
             "nullable": bool(column.nullable),
             "role": _role(name),
             **_rules(column),
+            **({"description": column.description} if column.description else {}),
         }
         for name, column in schema.CONTRACT.columns.items()
     ]

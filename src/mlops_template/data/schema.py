@@ -1,97 +1,151 @@
-"""The data contract for one card transaction, and the checks that enforce it.
+"""The data contract for one row, built from the declared `contract.yaml`, and the checks that enforce it.
 
-This is the file to change when you bring your own data: columns, types, ranges, categories.
-Everything downstream (parsing, quarantine, features, the API) reads the contract from here.
+To bring your own data, edit `contract.yaml` (see `data/contract_spec.py` for where it is found),
+not this module. Everything downstream (parsing, quarantine, features, the API) reads the contract
+from here: `CONTRACT` (pandera) and the constants below are built from the file on first use, and
+`use()` switches to another contract (tests, tools).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
+from mlops_template.data.contract_spec import ColumnSpec, ContractSpec, contract_path, load_contract
 from mlops_template.errors import DataContractError
 
-ID = "transaction_id"
-TIMESTAMP = "timestamp"
-LABEL = "is_fraud"
-# The task's words, used by the API, the model card and the reports.
-ROW_NOUN = "transaction"
-POSITIVE_CLASS = "fraud"  # LABEL == 1
-NEGATIVE_CLASS = "legit"  # LABEL == 0
-INTENDED_USE = (
-    "Scores card transactions for fraud risk so that analysts review the riskiest first. "
-    "A transaction is flagged when its calibrated probability reaches the threshold."
-)
-LIMITATIONS: tuple[str, ...] = (
-    "Trained on simulated transactions: its numbers demonstrate the pipeline, not a real fraud rate.",
-    "Labels are noisy (missed and mistaken chargebacks); precision and recall carry that noise.",
-    "Evaluated on the latest week only: weekly variation is not in these numbers.",
-    "Fraud patterns change: a pattern absent from the training weeks is not detected (see drift).",
-    "Not for automated refusal of payments without human review.",
-)
-
-MERCHANT_CATEGORIES = (
-    "grocery",
-    "restaurants",
-    "fuel",
-    "travel",
-    "electronics",
-    "fashion",
-    "entertainment",
-    "digital_goods",
-    "cash",
-)
-CHANNELS = ("pos", "online", "atm")
-DEVICE_TYPES = ("mobile", "desktop")
-
 TIMESTAMP_DTYPE = pd.DatetimeTZDtype("ns", "UTC")
+_PANDERA_DTYPES: dict[str, Any] = {"string": str, "float": float, "integer": "Int64", "datetime": TIMESTAMP_DTYPE}
+
+# Built from the declared contract on first use (module `__getattr__` below), rebuilt by `use()`.
+# Annotated here so that type checkers know them; `from schema import X` copies today's value.
+SPEC: ContractSpec
+SOURCE: str  # where the contract was read from
+CONTRACT: pa.DataFrameSchema
+ID: str
+TIMESTAMP: str
+LABEL: str
+# The task's words, used by the API, the model card and the reports.
+ROW_NOUN: str
+POSITIVE_CLASS: str  # LABEL == 1
+NEGATIVE_CLASS: str  # LABEL == 0
+INTENDED_USE: str
+LIMITATIONS: tuple[str, ...]
+COLUMNS: tuple[str, ...]
+# Identifiers, ignored columns and the label are not model inputs; the event time is, through
+# derived features.
+NON_FEATURES: frozenset[str]
+CATEGORICAL_FEATURES: tuple[str, ...]
+NUMERIC_FEATURES: tuple[str, ...]
+# CSV columns read as text so that parsing, not pandas' guessing, decides their type.
+TEXT_COLUMNS: dict[str, type[str]]
+_BUILT = frozenset({
+    "SPEC", "SOURCE", "CONTRACT", "ID", "TIMESTAMP", "LABEL", "ROW_NOUN", "POSITIVE_CLASS", "NEGATIVE_CLASS",
+    "INTENDED_USE", "LIMITATIONS", "COLUMNS", "NON_FEATURES", "CATEGORICAL_FEATURES", "NUMERIC_FEATURES",
+    "TEXT_COLUMNS",
+})  # fmt: skip
 
 
 def _allowed(values: tuple[str, ...]) -> pa.Check:
     return pa.Check.isin(values, error=f"one of {list(values)}")
 
 
-CONTRACT = pa.DataFrameSchema(
-    {
-        ID: pa.Column(str, pa.Check.str_length(min_value=1), unique=True, report_duplicates="all"),
-        TIMESTAMP: pa.Column(TIMESTAMP_DTYPE),
-        "customer_id": pa.Column(str, pa.Check.str_length(min_value=1)),
-        "amount": pa.Column(float, pa.Check.in_range(0.01, 50_000.0)),
-        "merchant_category": pa.Column(str, _allowed(MERCHANT_CATEGORIES)),
-        "channel": pa.Column(str, _allowed(CHANNELS)),
-        "is_cross_border": pa.Column("Int64", pa.Check.isin([0, 1])),
-        "customer_age": pa.Column("Int64", pa.Check.in_range(18, 110), nullable=True),
-        "account_age_days": pa.Column("Int64", pa.Check.in_range(0, 36_500)),
-        "distance_from_home_km": pa.Column(float, pa.Check.in_range(0.0, 20_100.0), nullable=True),
-        "txn_count_24h": pa.Column("Int64", pa.Check.in_range(0, 10_000)),
-        "device_type": pa.Column(str, _allowed(DEVICE_TYPES), nullable=True),
-        LABEL: pa.Column("Int64", pa.Check.isin([0, 1])),
-    },
-    strict=True,
-    coerce=False,
-    name="card_transactions",
-    description="One card transaction with its fraud label (1 = confirmed fraud).",
-)
+def _checks(column: ColumnSpec) -> list[pa.Check]:
+    checks = []
+    if column.min is not None and column.max is not None:
+        checks.append(pa.Check.in_range(column.min, column.max))
+    elif column.min is not None:
+        checks.append(pa.Check.ge(column.min))
+    elif column.max is not None:
+        checks.append(pa.Check.le(column.max))
+    if column.allowed is not None:
+        strings = column.dtype == "string"
+        checks.append(_allowed(tuple(map(str, column.allowed))) if strings else pa.Check.isin(list(column.allowed)))
+    if column.min_length is not None:
+        checks.append(pa.Check.str_length(min_value=column.min_length))
+    return checks
 
-COLUMNS: tuple[str, ...] = tuple(CONTRACT.columns)
-# Identifiers and the label are not model inputs; the timestamp is, through derived features.
-NON_FEATURES = frozenset({ID, "customer_id", LABEL})
-CATEGORICAL_FEATURES = ("merchant_category", "channel", "device_type")
-NUMERIC_FEATURES = (
-    "amount",
-    "is_cross_border",
-    "customer_age",
-    "account_age_days",
-    "distance_from_home_km",
-    "txn_count_24h",
-)
-# CSV columns read as text so that parsing, not pandas' guessing, decides their type.
-TEXT_COLUMNS = dict.fromkeys((ID, TIMESTAMP, "customer_id", *CATEGORICAL_FEATURES), str)
+
+def build_contract(spec: ContractSpec) -> pa.DataFrameSchema:
+    """The pandera schema a declared contract stands for: strict, no coercion (parse() types first)."""
+    columns = {}
+    for column in spec.columns:
+        unique = column.unique or column.role == "id"
+        columns[column.name] = pa.Column(
+            _PANDERA_DTYPES[column.dtype],
+            _checks(column) or None,
+            nullable=column.nullable,
+            unique=unique,
+            report_duplicates="all",
+            description=column.description,
+        )
+    return pa.DataFrameSchema(columns, strict=True, coerce=False, name=spec.name, description=spec.description)
+
+
+def _constants(spec: ContractSpec, source: str) -> dict[str, Any]:
+    return {
+        "SPEC": spec,
+        "SOURCE": source,
+        "CONTRACT": build_contract(spec),
+        "ID": spec.one("id"),
+        "TIMESTAMP": spec.one("event_time"),
+        "LABEL": spec.one("label"),
+        "ROW_NOUN": spec.task.row_noun,
+        "POSITIVE_CLASS": spec.task.positive_class,
+        "NEGATIVE_CLASS": spec.task.negative_class,
+        "INTENDED_USE": spec.task.intended_use,
+        "LIMITATIONS": tuple(spec.task.limitations),
+        "COLUMNS": tuple(column.name for column in spec.columns),
+        "NON_FEATURES": frozenset(spec.by_role("id", "ignored", "label")),
+        "CATEGORICAL_FEATURES": spec.by_role("categorical"),
+        "NUMERIC_FEATURES": spec.by_role("numeric"),
+        "TEXT_COLUMNS": dict.fromkeys((c.name for c in spec.columns if c.dtype in {"string", "datetime"}), str),
+    }
+
+
+def use(contract: ContractSpec | Path | None = None) -> ContractSpec:
+    """Make `contract` (a spec, a file, or None: the file in use, see contract_spec) the active one.
+
+    Returns the contract that was active before (None before the first use), so a caller can restore it.
+    """
+    previous: ContractSpec | None = globals().get("SPEC")
+    if contract is None:
+        contract = contract_path()
+    if isinstance(contract, Path):
+        spec, source = load_contract(contract), str(contract)
+    else:
+        spec, source = contract, f"<{contract.name}>"
+    globals().update(_constants(spec, source))
+    return previous  # type: ignore[return-value]
+
+
+def active() -> ContractSpec:
+    """The active declared contract (loaded from the contract file on first use)."""
+    if "SPEC" not in globals():
+        use()
+    found: ContractSpec = globals()["SPEC"]
+    return found
+
+
+def _schema() -> tuple[pa.DataFrameSchema, tuple[str, ...], str]:
+    """The active pandera contract, its column names and where it was declared."""
+    active()
+    return globals()["CONTRACT"], globals()["COLUMNS"], globals()["SOURCE"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _BUILT:
+        active()
+        return globals()[name]
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
 
 
 @dataclass(frozen=True)
@@ -109,20 +163,19 @@ class ContractResult:
 
 def check_columns(raw: pd.DataFrame, source: str) -> None:
     """Fail on what cannot be quarantined row by row: missing, unknown or all-null columns, no rows."""
-    missing = [name for name in COLUMNS if name not in raw.columns]
+    contract, columns, declared = _schema()
+    missing = [name for name in columns if name not in raw.columns]
     if missing:
-        msg = f"{source}: missing column(s) {missing} required by the contract in data/schema.py"
+        msg = f"{source}: missing column(s) {missing} required by the contract ({declared})"
         raise DataContractError(msg)
-    unknown = [str(name) for name in raw.columns if name not in CONTRACT.columns]
+    unknown = [str(name) for name in raw.columns if name not in contract.columns]
     if unknown:
-        msg = (
-            f"{source}: unknown column(s) {unknown}; the contract is strict (add them to data/schema.py to accept them)"
-        )
+        msg = f"{source}: unknown column(s) {unknown}; the contract is strict (add them to {declared} to accept them)"
         raise DataContractError(msg)
     if raw.empty:
-        msg = f"{source}: batch has no rows (a batch must hold at least one transaction)"
+        msg = f"{source}: batch has no rows (a batch must hold at least one {active().task.row_noun})"
         raise DataContractError(msg)
-    empty = [name for name in COLUMNS if raw[name].isna().all()]
+    empty = [name for name in columns if raw[name].isna().all()]
     if empty:
         msg = (
             f"{source}: column(s) {empty} entirely null in {len(raw)} rows "
@@ -153,7 +206,7 @@ def _shown(value: object, column: str | None = None) -> str:
     """A value as a user wrote it: 35.5, 'abc', 150 for an integer column (no numpy reprs)."""
     if isinstance(value, np.generic):
         value = value.item()
-    integer_column = column is not None and str(CONTRACT.columns[column].dtype) == "Int64"
+    integer_column = any(c.name == column and c.dtype == "integer" for c in active().columns)
     if integer_column and isinstance(value, float) and value.is_integer():
         value = int(value)
     return repr(value)
@@ -169,7 +222,7 @@ def parse(raw: pd.DataFrame) -> tuple[pd.DataFrame, Reasons]:
     """
     columns: dict[str, pd.Series] = {}
     errors: Reasons = defaultdict(dict)
-    for name, column in CONTRACT.columns.items():
+    for name, column in _schema()[0].columns.items():
         dtype = str(column.dtype)
         parsed, failed = _parse_column(raw[name], dtype)
         for position in np.flatnonzero(failed.to_numpy()):
@@ -208,11 +261,12 @@ def validate(raw: pd.DataFrame, source: str = "batch", extra_reasons: Reasons | 
     such as an event time outside the week its file is named after; the contract's own reason for a
     column wins over an extra one.
     """
-    check_columns(raw, source)
+    check_columns(raw, source)  # loads the contract on first use
     raw = raw.reset_index(drop=True)
-    typed, reasons = parse(raw[list(COLUMNS)])
+    contract, columns, _ = _schema()
+    typed, reasons = parse(raw[list(columns)])
     try:
-        CONTRACT.validate(typed, lazy=True)
+        contract.validate(typed, lazy=True)
     except SchemaErrors as exc:
         for row, found in _check_failures(exc).items():
             # A value that failed to parse is null now: its parse error already says what is wrong.

@@ -1,0 +1,78 @@
+"""params.yaml against the declared contract: every key that names a column names one of the right role.
+
+Pure and light (pydantic only, no pandas): `mlops-template params check` runs it, and the stages
+that read these keys (featurize, evaluate) refuse the same mistakes with the same words.
+"""
+
+from __future__ import annotations
+
+from mlops_template.config import FeaturizeParams, LogisticRegressionParams, Params, SimulatedSourceParams
+from mlops_template.data.contract_spec import ContractSpec
+
+# A slice groups test rows by a column's values: a categorical input, or any column with a finite
+# declared set of values.
+SLICE_ROLES = ("categorical",)
+
+
+def featurize_problems(params: FeaturizeParams, contract: ContractSpec) -> list[str]:
+    """What in `featurize:` does not fit the contract, one line per mistake naming key and column."""
+    problems = []
+    numeric = contract.by_role("numeric")
+    names = {column.name for column in contract.columns}
+    seen: set[str] = set()
+    for name in params.numeric.log:
+        where = f"featurize.numeric.log: {name!r}"
+        if name in seen:
+            problems.append(f"{where} is listed twice")
+        elif name not in names:
+            problems.append(f"{where} is not a column of the contract (numeric inputs: {list(numeric)})")
+        elif name not in numeric:
+            role = contract.column(name).role
+            problems.append(f"{where} is a {role} column (rule: log applies to numeric inputs: {list(numeric)})")
+        else:
+            low = contract.column(name).min
+            if low is None or low < 0:
+                rule = "rule: log needs a declared min >= 0 in the contract"
+                problems.append(f"{where} may be negative (declared min: {low}; {rule})")
+        seen.add(name)
+    time = params.event_time
+    if not (time.hour or time.weekend or time.day_of_week) and not contract.by_role("numeric", "categorical"):
+        problems.append("featurize.event_time: every time feature is off and the contract declares no other input")
+    return problems
+
+
+def slice_problems(slices: tuple[str, ...], contract: ContractSpec) -> list[str]:
+    problems = []
+    for name in slices:
+        where = f"evaluate.slices: {name!r}"
+        choices = [c.name for c in contract.columns if c.role in SLICE_ROLES or (c.allowed and c.role != "label")]
+        if name not in {column.name for column in contract.columns}:
+            problems.append(f"{where} is not a column of the contract (choose from {choices})")
+        elif name not in choices:
+            role = contract.column(name).role
+            problems.append(
+                f"{where} is a {role} column without allowed values "
+                f"(rule: a slice groups rows by a categorical column or one with declared allowed values: {choices})"
+            )
+    return problems
+
+
+def problems(params: Params, contract: ContractSpec, default: ContractSpec, contract_source: str) -> list[str]:
+    """Every mistake in `params` against `contract`, one line each (empty: params and contract agree)."""
+    found = [*featurize_problems(params.featurize, contract), *slice_problems(params.evaluate.slices, contract)]
+    if isinstance(params.source, SimulatedSourceParams) and contract != default:
+        found.append(
+            f"source.kind: 'simulated' generates the template's {default.name!r} rows, but {contract_source} "
+            f"declares {contract.name!r} (rule: with your own contract, use source.kind: files)"
+        )
+    nullable = [c.name for c in contract.columns if c.role == "numeric" and c.nullable]
+    if (
+        params.featurize.numeric.impute == "none"
+        and nullable
+        and isinstance(params.train.model, LogisticRegressionParams)
+    ):
+        found.append(
+            f"featurize.numeric.impute: 'none' leaves the gaps of nullable column(s) {nullable}, which "
+            "train.model.kind 'logistic_regression' cannot take (rule: impute them, or use hist_gradient_boosting)"
+        )
+    return found
