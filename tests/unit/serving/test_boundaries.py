@@ -18,7 +18,7 @@ import pytest
 from tests.api_server import API_KEY, VALID_RECORD, free_port
 from tests.workspace import REPO, project_env
 
-FORBIDDEN = ("pandas", "sklearn", "dvc", "mlflow", "pandera", "joblib", "mlops_template.stages")
+FORBIDDEN = ("pandas", "sklearn", "dvc", "mlflow", "pandera", "joblib", "pydantic_settings", "mlops_template.stages")
 LINT_IMPORTS = str(Path(sys.executable).parent / "lint-imports")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 import uuid
 from pathlib import Path
 
@@ -142,9 +143,15 @@ def test_an_unwritable_location_is_a_config_error(tmp_path: Path) -> None:
         PredictionLog(blocker / "predictions.sqlite3").open()
 
 
-def test_request_ids_are_random_version_4_uuids() -> None:
+def test_request_ids_are_unique_time_ordered_version_7_uuids() -> None:
+    before_ms = time.time_ns() // 1_000_000
     ids = [new_request_id() for _ in range(1000)]
+    after_ms = time.time_ns() // 1_000_000
     assert len(set(ids)) == 1000
-    for found in ids[:50]:
+    for found in ids:
         parsed = uuid.UUID(hex=found)
-        assert (parsed.version, parsed.variant, parsed.hex) == (4, uuid.RFC_4122, found)
+        assert (parsed.version, parsed.variant, parsed.hex) == (7, uuid.RFC_4122, found)
+        assert before_ms <= int(found[:12], 16) <= after_ms  # the leading 48 bits are the time in ms
+    # Ordered to the millisecond (ids within one millisecond differ in their random bits only).
+    assert [found[:12] for found in ids] == sorted(found[:12] for found in ids)
+    assert len({found[12:] for found in ids}) == 1000
