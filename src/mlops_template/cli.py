@@ -16,7 +16,7 @@ from typing import Any
 from mlops_template.errors import StageInputError
 
 EXIT_NO_NEW_BATCH = 3  # `data next-batch`: nothing new to add (the retrain workflow opens no PR)
-STAGES = ("ingest", "featurize", "train", "export", "evaluate", "register")
+STAGES = ("ingest", "featurize", "train", "export", "profile", "evaluate", "register")
 # Commands with their own parser (`<command> --help`), in their own modules.
 FORWARDED = {
     "gate": "compare the candidate with the champion: bootstrap intervals, pass/fail (`gate --help`)",
@@ -26,6 +26,7 @@ FORWARDED = {
     "audit": "the append-only audit trail: record an entry, verify the chain, show a model's history",
     "github": "set up GitHub: `github bootstrap` creates the deploy environments and protects main",
     "log": "the prediction log: `log ship` copies an API's SQLite log to Parquet segments (S3 or a directory)",
+    "monitor": "judge a window of the prediction log against the reference profile (`monitor --help`)",
 }
 FORWARDED_MODULES = {
     "fetch-model": "fetch_model",
@@ -35,6 +36,7 @@ FORWARDED_MODULES = {
     "report": "report.cli",
     "github": "github.bootstrap",
     "log": "monitoring.segments",
+    "monitor": "monitoring.monitor",
 }
 METRIC_ROWS = ("roc_auc", "average_precision", "precision", "recall", "f1", "brier", "calibration_error")
 

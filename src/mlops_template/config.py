@@ -205,6 +205,60 @@ class GateParams(_Section):
         return found
 
 
+# --- monitor: the reference profile and the detectors (`mlops-template monitor`) -------------------
+
+
+class MonitorProfileParams(_Section):
+    bins: int = Field(10, ge=2, le=50, description="Quantile bins per numeric input in the reference profile.")
+    score_bins: int = Field(20, ge=2, le=100, description="Quantile bins of the score distribution.")
+
+
+class MonitorPerformanceParams(_Section):
+    min_labelled_positives: int = Field(30, ge=1, description="Fewer labelled positives: 'insufficient'.")
+    average_precision_max_drop: Share = 0.1
+    recall_max_drop: Share = 0.1
+    resamples: int = Field(400, ge=50, le=100_000)
+    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    seed: int = Field(42, ge=0)
+
+
+class MonitorCalibrationParams(_Section):
+    min_expected_positives: float = Field(10.0, gt=0.0, description="Fewer expected positives: 'insufficient'.")
+    max_ratio_change: float = Field(0.3, gt=0.0, description="Breach when |observed/expected - 1| reaches this.")
+
+
+class MonitorVolumeParams(_Section):
+    flagged_share_max_relative_change: float = Field(0.25, gt=0.0)
+    rows_per_week_max_ratio: float | None = Field(
+        3.0, gt=1.0, description="Breach when rows a week are above ratio x or below 1/ratio x the reference."
+    )
+
+
+class MonitorDriftParams(_Section):
+    psi_threshold: float = Field(0.1, gt=0.0, description="Population stability index that counts as drift.")
+    score_psi_threshold: float = Field(0.1, gt=0.0)
+    # Inputs that move by construction, in units per day (compared with a reference moved as far).
+    trending: dict[str, float] = Field(default_factory=dict)
+    ignored: Annotated[tuple[Annotated[str, Field(strict=True)], ...], Field(strict=False)] = ()
+
+
+class MonitorQualityParams(_Section):
+    missing_rate_max_increase: Share = 0.15
+    max_violation_share: Share = 0.01
+
+
+class MonitorParams(_Section):
+    window_weeks: int = Field(2, ge=1, le=52, description="The window when no --start/--end or --weeks is given.")
+    min_rows: int = Field(500, ge=1, description="Fewer rows in the window: drift tests are 'insufficient'.")
+    family_alpha: float = Field(0.01, gt=0.0, lt=0.5, description="False-alarm rate of one run (Bonferroni).")
+    profile: MonitorProfileParams = MonitorProfileParams()
+    performance: MonitorPerformanceParams = MonitorPerformanceParams()
+    calibration: MonitorCalibrationParams = MonitorCalibrationParams()
+    volume: MonitorVolumeParams = MonitorVolumeParams()
+    drift: MonitorDriftParams = MonitorDriftParams()
+    quality: MonitorQualityParams = MonitorQualityParams()
+
+
 class Params(_Section):
     base: BaseParams = BaseParams()
     source: SourceParams
@@ -214,6 +268,7 @@ class Params(_Section):
     evaluate: EvaluateParams = EvaluateParams()
     tracking: TrackingParams = TrackingParams()
     gate: GateParams = GateParams()
+    monitor: MonitorParams = MonitorParams()
 
     @model_validator(mode="after")
     def _weeks_exist(self) -> Params:

@@ -1,0 +1,485 @@
+"""The detectors: pure functions from a window of the prediction log and the reference profile to findings.
+
+Each detector measures an effect size against a threshold from params.yaml (`monitor:`) and, where a
+sampling test applies, a p-value. `decide` turns findings into breaches: a breach needs the effect
+at or beyond its threshold AND a p-value below family_alpha / m, where m is the number of tests the
+run made (Bonferroni): many detectors over many weeks would otherwise raise false alarms, and large
+windows would fire on shifts too small to matter.
+
+Kinds, from the harm they point at:
+- performance: average precision and recall at the threshold on the labelled rows (only labels
+  reveal a new fraud pattern: its scores, flagged share and inputs stay put);
+- calibration: observed positives against the sum of the scores (a rise in the base rate);
+- volume: the flagged share (analysts' workload) and the rows a week;
+- input_drift: the score distribution and each input's distribution (PSI on reference bins);
+- data_quality: contract violations and missing-value rates of nullable inputs.
+
+Time-dependent inputs are handled on purpose: an input declared in `monitor.drift.trending` (units a
+day) is compared with a reference moved by that rate from the reference's mean event time to each
+row's event time (`account_age_days` grows 7 days a week by construction: an unmoved reference would
+alarm every week); `monitor.drift.ignored` inputs are not compared; the event time is compared as
+its hour of day.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from itertools import pairwise
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats as scipy_stats
+
+from mlops_template.config import MonitorParams
+from mlops_template.data import schema
+from mlops_template.monitoring import stats
+from mlops_template.monitoring.profile import (
+    CategoricalInput,
+    NumericInput,
+    Profile,
+    categorical_values,
+    hour_of_day,
+)
+
+Kind = Literal["performance", "calibration", "volume", "input_drift", "data_quality"]
+Status = Literal["ok", "breach", "insufficient"]
+KINDS: tuple[Kind, ...] = ("performance", "calibration", "data_quality", "volume", "input_drift")  # by harm
+OTHER = "(other)"
+SECONDS_PER_DAY = 86_400.0
+LABEL = "label"
+PROBABILITY = "probability"
+PREDICTION = "prediction"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One detector's result; `exceeds` says the effect reached its threshold (before the test)."""
+
+    kind: Kind
+    detector: str
+    status: Status
+    statistic: float | None
+    threshold: float
+    p_value: float | None
+    reason: str
+    exceeds: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "detector": self.detector,
+            "status": self.status,
+            "statistic": None if self.statistic is None else round(self.statistic, 6),
+            "threshold": self.threshold,
+            "p_value": None if self.p_value is None else float(f"{self.p_value:.6g}"),
+            "reason": self.reason,
+            "details": self.details,
+        }
+
+
+def _insufficient(kind: Kind, detector: str, threshold: float, reason: str) -> Finding:
+    return Finding(kind, detector, "insufficient", None, threshold, None, reason)
+
+
+def _labelled(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    known = frame[LABEL].notna().to_numpy()
+    labels = frame.loc[known, LABEL].astype("int64").to_numpy()
+    scores = frame.loc[known, PROBABILITY].to_numpy(dtype=np.float64)
+    predictions = frame.loc[known, PREDICTION].to_numpy(dtype=np.int64)
+    return labels, scores, predictions
+
+
+# --- performance -------------------------------------------------------------------------------------
+
+
+def performance(frame: pd.DataFrame, profile: Profile, params: MonitorParams) -> list[Finding]:
+    """Average precision (bootstrap) and recall at the threshold (Fisher) of the labelled rows."""
+    settings = params.performance
+    labels, scores, predictions = _labelled(frame)
+    positives = int(labels.sum())
+    if positives < settings.min_labelled_positives or positives == len(labels):
+        why = (
+            f"{positives} labelled positives in {len(labels)} labelled rows "
+            f"(rule: at least {settings.min_labelled_positives}, and some negatives)"
+        )
+        return [
+            _insufficient("performance", "average_precision", settings.average_precision_max_drop, why),
+            _insufficient("performance", "recall_at_threshold", settings.recall_max_drop, why),
+        ]
+    reference = profile.performance
+    point, replicates = stats.bootstrap_average_precision(labels, scores, settings.resamples, settings.seed)
+    tail = (1 - settings.confidence) / 2
+    low, high = (float(q) for q in np.quantile(replicates, [tail, 1 - tail]))
+    spread = float(np.std(replicates))
+    drop = reference.average_precision - point
+    p_ap = float(scipy_stats.norm.cdf(-drop / spread)) if spread > 0 else (0.0 if drop > 0 else 1.0)
+    ap = Finding(
+        "performance",
+        "average_precision",
+        "ok",
+        drop,
+        settings.average_precision_max_drop,
+        p_ap,
+        f"average precision {point:.3f} [{low:.3f}, {high:.3f}] on {positives} labelled positives against "
+        f"{reference.average_precision:.3f} on the held-out weeks: drop {drop:+.3f} "
+        f"(threshold {settings.average_precision_max_drop:.3f})",
+        exceeds=drop >= settings.average_precision_max_drop,
+        details={"live": round(point, 6), "interval": [round(low, 6), round(high, 6)], "positives": positives},
+    )
+    hits = int(predictions[labels == 1].sum())
+    recall = hits / positives
+    r_low, r_high = stats.wilson_interval(hits, positives, settings.confidence)
+    recall_drop = reference.recall - recall
+    p_recall = stats.two_proportion_p_value(hits, positives, reference.recalled, reference.positives, "less")
+    rec = Finding(
+        "performance",
+        "recall_at_threshold",
+        "ok",
+        recall_drop,
+        settings.recall_max_drop,
+        p_recall,
+        f"recall at the threshold {recall:.3f} [{r_low:.3f}, {r_high:.3f}] ({hits} of {positives} positives "
+        f"flagged) against {reference.recall:.3f} on the held-out weeks: drop {recall_drop:+.3f} "
+        f"(threshold {settings.recall_max_drop:.3f})",
+        exceeds=recall_drop >= settings.recall_max_drop,
+        details={"live": round(recall, 6), "interval": [round(r_low, 6), round(r_high, 6)], "positives": positives},
+    )
+    return [ap, rec]
+
+
+# --- calibration -------------------------------------------------------------------------------------
+
+
+def calibration(frame: pd.DataFrame, params: MonitorParams) -> Finding:
+    """Observed positives among the labelled rows against what their scores expect."""
+    settings = params.calibration
+    labels, scores, _ = _labelled(frame)
+    expected = float(scores.sum())
+    if expected < settings.min_expected_positives:
+        return _insufficient(
+            "calibration",
+            "observed_vs_expected",
+            settings.max_ratio_change,
+            f"the {len(labels)} labelled rows' scores expect {expected:.1f} positives "
+            f"(rule: at least {settings.min_expected_positives:g})",
+        )
+    observed = int(labels.sum())
+    ratio = observed / expected
+    change = abs(ratio - 1.0)
+    direction = "under-predicts" if ratio > 1 else "over-predicts"
+    return Finding(
+        "calibration",
+        "observed_vs_expected",
+        "ok",
+        change,
+        settings.max_ratio_change,
+        stats.calibration_p_value(labels, scores),
+        f"{observed} positives observed in {len(labels)} labelled rows where the scores expect {expected:.1f} "
+        f"(x{ratio:.2f}: the model {direction}; threshold |ratio - 1| {settings.max_ratio_change:g})",
+        exceeds=change >= settings.max_ratio_change,
+        details={"observed": observed, "expected": round(expected, 3), "labelled": len(labels)},
+    )
+
+
+# --- volume -----------------------------------------------------------------------------------------
+
+
+def flagged_share(frame: pd.DataFrame, profile: Profile, params: MonitorParams) -> Finding:
+    """The share of rows flagged, against the reference share (Fisher's exact test)."""
+    tolerance = params.volume.flagged_share_max_relative_change
+    rows = len(frame)
+    if rows < params.min_rows:
+        return _insufficient(
+            "volume", "flagged_share", tolerance, f"{rows} rows in the window (rule: at least {params.min_rows})"
+        )
+    flagged = int(frame[PREDICTION].sum())
+    share = flagged / rows
+    reference = profile.flagged_share
+    change = abs(share / reference - 1.0) if reference > 0 else math.inf
+    return Finding(
+        "volume",
+        "flagged_share",
+        "ok",
+        change,
+        tolerance,
+        stats.two_proportion_p_value(flagged, rows, profile.scores.flagged, profile.scores.rows),
+        f"{share:.4f} of {rows} rows flagged ({flagged}) against {reference:.4f} on the held-out weeks "
+        f"(x{share / reference if reference else math.inf:.2f}; threshold |ratio - 1| {tolerance:g})",
+        exceeds=change >= tolerance,
+        details={"live": round(share, 6), "reference": round(reference, 6), "flagged": flagged},
+    )
+
+
+def rows_per_week(rows: int, weeks: float, profile: Profile, params: MonitorParams) -> Finding | None:
+    """Traffic against the reference's rows a week (a rule, no test: traffic is not a sample)."""
+    ratio_limit = params.volume.rows_per_week_max_ratio
+    if ratio_limit is None:
+        return None
+    live = rows / weeks
+    ratio = live / profile.rows_per_week
+    return Finding(
+        "volume",
+        "rows_per_week",
+        "ok",
+        ratio,
+        ratio_limit,
+        None,
+        f"{live:.0f} rows a week against {profile.rows_per_week:.0f} on the held-out weeks "
+        f"(x{ratio:.2f}; rule: within x{1 / ratio_limit:.2f} .. x{ratio_limit:.2f})",
+        exceeds=ratio >= ratio_limit or ratio <= 1 / ratio_limit,
+        details={"live": round(live, 3), "reference": profile.rows_per_week},
+    )
+
+
+# --- drift ------------------------------------------------------------------------------------------
+
+
+def _drift(
+    detector: str, counts: tuple[np.ndarray, np.ndarray], threshold: float, what: str, bins: list[str]
+) -> Finding:
+    """PSI and the homogeneity test of (reference, live) counts over the same bins."""
+    reference, live = counts
+    index = stats.psi(reference, live)
+    return Finding(
+        "input_drift",
+        detector,
+        "ok",
+        index,
+        threshold,
+        stats.homogeneity_p_value(reference, live),
+        f"{what}: PSI {index:.3f} against the held-out weeks (threshold {threshold:g})",
+        exceeds=index >= threshold,
+        details={
+            "bins": bins,
+            "reference": [int(c) for c in reference],
+            "live": [int(c) for c in live],
+        },
+    )
+
+
+def _edges_labels(edges: list[float]) -> list[str]:
+    if not edges:
+        return ["all"]
+    shown = [f"{e:.4g}" for e in edges]
+    return [f"<= {shown[0]}", *(f"({a}, {b}]" for a, b in pairwise(shown)), f"> {shown[-1]}"]
+
+
+def score_drift(frame: pd.DataFrame, profile: Profile, params: MonitorParams) -> Finding:
+    threshold = params.drift.score_psi_threshold
+    if len(frame) < params.min_rows:
+        return _insufficient(
+            "input_drift", "score_psi", threshold, f"{len(frame)} rows in the window (rule: at least {params.min_rows})"
+        )
+    edges = np.asarray(profile.scores.edges, dtype=np.float64)
+    live = stats.bin_counts(frame[PROBABILITY].to_numpy(dtype=np.float64), edges)
+    reference = np.asarray(profile.scores.counts)
+    return _drift("score_psi", (reference, live), threshold, "score distribution", _edges_labels(profile.scores.edges))
+
+
+def _numeric_live(frame: pd.DataFrame, name: str, spec: NumericInput, profile: Profile, rate: float) -> np.ndarray:
+    if spec.transform == "hour_of_day":
+        return hour_of_day(frame[name])
+    values = pd.to_numeric(frame[name], errors="coerce").astype("float64").to_numpy()
+    if rate:
+        # Move each value back to the reference's time: value - rate x (days from the reference).
+        stamps = pd.to_datetime(frame[schema.TIMESTAMP], utc=True)
+        days = (stamps - profile.reference_timestamp).dt.total_seconds().to_numpy() / SECONDS_PER_DAY
+        values = values - rate * days
+    return values
+
+
+def input_drift(frame: pd.DataFrame, profile: Profile, params: MonitorParams) -> list[Finding]:
+    """One finding per compared input: PSI and a chi-square test on the reference's bins."""
+    settings = params.drift
+    found: list[Finding] = []
+    for name, spec in sorted(profile.inputs.items()):
+        if name in settings.ignored:
+            continue
+        detector = f"psi:{name}"
+        if len(frame) < params.min_rows:
+            why = f"{len(frame)} rows in the window (rule: at least {params.min_rows})"
+            found.append(_insufficient("input_drift", detector, settings.psi_threshold, why))
+            continue
+        if name not in frame.columns:
+            found.append(_insufficient("input_drift", detector, settings.psi_threshold, f"{name}: not in the log"))
+            continue
+        if isinstance(spec, NumericInput):
+            rate = settings.trending.get(name, 0.0)
+            live = stats.bin_counts(_numeric_live(frame, name, spec, profile, rate), np.asarray(spec.edges))
+            what = name + (f" (trending {rate:g}/day, reference moved)" if rate else "")
+            if spec.transform == "hour_of_day":
+                what = f"{name} (hour of day)"
+            found.append(
+                _drift(
+                    detector, (np.asarray(spec.counts), live), settings.psi_threshold, what, _edges_labels(spec.edges)
+                )
+            )
+        else:
+            found.append(_categorical_drift(detector, frame, name, spec, settings.psi_threshold))
+    return found
+
+
+def _categorical_drift(
+    detector: str, frame: pd.DataFrame, name: str, spec: CategoricalInput, threshold: float
+) -> Finding:
+    values = categorical_values(frame, name).dropna()
+    known = list(spec.counts)
+    live_counts = values.where(values.isin(known), OTHER).value_counts()
+    bins = [*known, OTHER]
+    reference = np.array([*spec.counts.values(), 0])
+    live = np.array([int(live_counts.get(b, 0)) for b in bins])
+    return _drift(detector, (reference, live), threshold, name, bins)
+
+
+# --- data quality ----------------------------------------------------------------------------------
+
+
+def missing_rates(frame: pd.DataFrame, profile: Profile, params: MonitorParams) -> list[Finding]:
+    """For each input the contract lets be missing: its missing rate against the reference's."""
+    limit = params.quality.missing_rate_max_increase
+    found: list[Finding] = []
+    for name, rule in sorted(profile.contract.items()):
+        spec = profile.inputs.get(name)
+        if not rule.nullable or spec is None or name not in frame.columns:
+            continue
+        detector = f"missing:{name}"
+        if len(frame) < params.min_rows:
+            why = f"{len(frame)} rows in the window (rule: at least {params.min_rows})"
+            found.append(_insufficient("data_quality", detector, limit, why))
+            continue
+        if isinstance(spec, CategoricalInput):
+            missing = int(categorical_values(frame, name).isna().sum())
+        else:
+            missing = int(pd.to_numeric(frame[name], errors="coerce").isna().sum())
+        rate, reference = missing / len(frame), spec.missing / spec.rows
+        increase = rate - reference
+        found.append(
+            Finding(
+                "data_quality",
+                detector,
+                "ok",
+                increase,
+                limit,
+                stats.two_proportion_p_value(missing, len(frame), spec.missing, spec.rows, "greater"),
+                f"{name}: {rate:.4f} missing against {reference:.4f} on the held-out weeks "
+                f"(increase {increase:+.4f}; threshold {limit:g})",
+                exceeds=increase >= limit,
+                details={"live": round(rate, 6), "reference": round(reference, 6)},
+            )
+        )
+    return found
+
+
+def _violations(frame: pd.DataFrame, profile: Profile) -> tuple[np.ndarray, dict[str, int]]:
+    broken = np.zeros(len(frame), dtype=bool)
+    per_input: dict[str, int] = {}
+    for name, rule in profile.contract.items():
+        if name not in frame.columns:
+            per_input[name] = len(frame)
+            broken[:] = True
+            continue
+        spec = profile.inputs.get(name)
+        if isinstance(spec, CategoricalInput) or (rule.allowed and not _numeric_allowed(rule.allowed)):
+            values = categorical_values(frame, name)
+            bad = values.isna().to_numpy() & (not rule.nullable)
+            if rule.allowed is not None:
+                bad |= values.notna().to_numpy() & ~values.isin(rule.allowed).to_numpy()
+        elif spec is not None and isinstance(spec, NumericInput) and spec.transform == "hour_of_day":
+            bad = pd.to_datetime(frame[name], utc=True, errors="coerce").isna().to_numpy()
+        else:
+            numbers = pd.to_numeric(frame[name], errors="coerce").astype("float64").to_numpy()
+            missing = np.isnan(numbers)
+            bad = missing & (not rule.nullable)
+            if rule.min is not None:
+                bad |= ~missing & (numbers < rule.min)
+            if rule.max is not None:
+                bad |= ~missing & (numbers > rule.max)
+            if rule.allowed:
+                bad |= ~missing & ~np.isin(numbers, [float(a) for a in rule.allowed])
+        per_input[name] = int(bad.sum())
+        broken |= bad
+    return broken, {k: v for k, v in per_input.items() if v}
+
+
+def _numeric_allowed(allowed: list[str]) -> bool:
+    try:
+        [float(a) for a in allowed]
+    except ValueError:
+        return False
+    return True
+
+
+def contract_violations(frame: pd.DataFrame, profile: Profile, params: MonitorParams) -> Finding:
+    """The share of logged rows whose inputs break the contract (the API refuses those: expect 0)."""
+    limit = params.quality.max_violation_share
+    if len(frame) == 0:
+        return _insufficient("data_quality", "contract_violations", limit, "no rows in the window")
+    broken, per_input = _violations(frame, profile)
+    share = float(broken.mean())
+    worst = ", ".join(f"{k}: {v}" for k, v in sorted(per_input.items(), key=lambda kv: -kv[1])[:3]) or "none"
+    return Finding(
+        "data_quality",
+        "contract_violations",
+        "ok",
+        share,
+        limit,
+        None,
+        f"{int(broken.sum())} of {len(frame)} rows ({share:.4f}) break the contract (by input: {worst}; "
+        f"threshold {limit:g})",
+        exceeds=share > limit,
+        details={"by_input": per_input},
+    )
+
+
+# --- all of them, and the decision -----------------------------------------------------------------
+
+
+def run_all(
+    frame: pd.DataFrame, *, total_rows: int, weeks: float, profile: Profile, params: MonitorParams
+) -> list[Finding]:
+    """Every detector on `frame` (rows of the profiled model version) and the window's traffic."""
+    found = [
+        *performance(frame, profile, params),
+        calibration(frame, params),
+        flagged_share(frame, profile, params),
+        score_drift(frame, profile, params),
+        *input_drift(frame, profile, params),
+        *missing_rates(frame, profile, params),
+        contract_violations(frame, profile, params),
+    ]
+    volume = rows_per_week(total_rows, weeks, profile, params)
+    if volume is not None:
+        found.insert(4, volume)
+    return decide(found, params.family_alpha)
+
+
+def decide(findings: list[Finding], family_alpha: float) -> list[Finding]:
+    """Breaches: effect beyond its threshold, and p below family_alpha / (tests made) (Bonferroni)."""
+    tests = sum(1 for f in findings if f.status != "insufficient" and f.p_value is not None)
+    alpha = family_alpha / max(tests, 1)
+    decided: list[Finding] = []
+    for finding in findings:
+        if finding.status == "insufficient":
+            decided.append(finding)
+            continue
+        significant = finding.p_value is None or finding.p_value < alpha
+        breached = finding.exceeds and significant
+        note = "" if finding.p_value is None else f"; p={finding.p_value:.2g} vs alpha {alpha:.2g}"
+        decided.append(
+            replace(
+                finding,
+                status="breach" if breached else "ok",
+                reason=finding.reason + note,
+                details={**finding.details, "alpha": alpha} if finding.p_value is not None else finding.details,
+            )
+        )
+    return decided
+
+
+def breaches(findings: list[Finding]) -> list[Finding]:
+    """The breached findings, the most harmful kind first (see KINDS), then the largest effect."""
+    found = [f for f in findings if f.status == "breach"]
+    return sorted(found, key=lambda f: (KINDS.index(f.kind), -(f.statistic or 0.0) / (f.threshold or 1.0)))

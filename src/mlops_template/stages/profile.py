@@ -1,0 +1,61 @@
+"""Stage `profile`: the monitor's reference, from the held-out weeks scored by the served artifact.
+
+The validation and test weeks, never the training weeks (the model knows those too well: see
+monitoring/profile.py). Written to reports/reference_profile.json (small, `cache: false`), which
+`mlops-template monitor --profile` reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from mlops_template.config import Params
+from mlops_template.data import schema
+from mlops_template.entrypoint import stage_main
+from mlops_template.monitoring import profile
+from mlops_template.serving.artifact import ServedModel
+from mlops_template.stages.evaluate import served_scores
+from mlops_template.stages.featurize import read_split
+
+logger = logging.getLogger("mlops_template.stages.profile")  # not __main__ under python -m
+
+HELD_OUT = ("valid", "test")
+
+
+def run(params: Params, *, served_dir: Path, ingest_dir: Path, out: Path) -> profile.Profile:
+    served = ServedModel.load(served_dir)
+    rows = pd.concat([read_split(ingest_dir / f"{split}.parquet") for split in HELD_OUT], ignore_index=True)
+    scores = served_scores(served, rows)
+    labels = rows[schema.LABEL].to_numpy(dtype=int)
+    found = profile.build(rows, labels, scores, served, params.monitor.profile)
+    profile.write(out, found)
+    logger.info(
+        "reference profile of %s: %d rows in %s, average_precision=%s recall=%s flagged_share=%.4f",
+        found.model_version,
+        found.rows,
+        ", ".join(found.weeks),
+        found.performance.average_precision,
+        found.performance.recall,
+        found.flagged_share,
+    )
+    return found
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--served", type=Path, default=Path("models/served"))
+    parser.add_argument("--ingest", type=Path, default=Path("artifacts/ingest"))
+    parser.add_argument("--out", type=Path, default=Path("reports/reference_profile.json"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return stage_main(
+        "profile", argv, _arguments, lambda p, a: run(p, served_dir=a.served, ingest_dir=a.ingest, out=a.out)
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
