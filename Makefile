@@ -17,7 +17,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps run data repro metrics test test-fast lint format bench bench-serve image clean
+.PHONY: help install system-deps run data repro metrics test test-fast lint format bench bench-serve bench-monitor image clean
 
 ## Show this help
 help:
@@ -89,6 +89,10 @@ image: install
 ## Benchmark the API against `mlflow models serve` and an empty endpoint (after `make run`)
 bench-serve: install system-deps
 	python benchmarks/bench_serve.py
+
+## The monitor's detection table over the simulator's drift scenarios (delay, kind, false alarms; after `make run`)
+bench-monitor: install
+	python benchmarks/bench_monitor.py
 
 ## Remove the environment, pipeline outputs and the local MLflow store (not data/ or .dvc/cache)
 clean:
