@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from mlops_template.data import schema
 from mlops_template.serving.metrics import ServingMetrics
-from tests.integration.test_deploy import DASHBOARD, DEPLOY, promtool, run
+from tests.integration.test_deploy import DASHBOARD, DEPLOY, RULE_SERIES, dashboard_queries, promtool, run
 
 PROMETHEUS = DEPLOY / "prometheus"
 RULES = sorted((PROMETHEUS / "rules").glob("*.yml"))
@@ -364,3 +364,54 @@ def test_series_checker_catches_unknown_series_and_labels() -> None:
     assert series_problems("job:mlops_requests:rate5m > 1", records)  # no such record
     assert series_problems('sum(rate(mlops_http_requests_total{path="/v1/predict"}[5m]))', records)
     assert series_problems("sum by (pod) (rate(mlops_http_requests_total[5m]))", records)
+    assert series_problems('ALERTS{alertnam="MlopsApiDown"}', records)
+
+
+# --- the dashboard shows the alerts and their signals -----------------------------------------------
+
+
+def rule_queries() -> list[tuple[str, Obj, str]]:
+    """(panel title, target, PromQL with variables replaced) for dashboard queries of the rules' series."""
+    board = load_dashboard()
+    targets = [(panel["title"], target) for panel in board["panels"] for target in panel["targets"]]
+    return [
+        (title, target, expr)
+        for (title, target), (_, expr) in zip(targets, dashboard_queries(board), strict=True)
+        if RULE_SERIES.search(expr)
+    ]
+
+
+def test_dashboard_reads_only_series_the_rules_make() -> None:
+    records = record_labels()
+    queries = rule_queries()
+    assert len(queries) >= 7
+    assert [p for _, _, expr in queries for p in series_problems(expr, records)] == []
+    for title, target, expr in queries:
+        labels = set(PROMETHEUS_SERIES["ALERTS"]) if "ALERTS" in expr else set()
+        labels |= set().union(*(records.get(name, frozenset()) for name in re.findall(r"[a-z_]+:[\w:]+", expr)))
+        legend = set(re.findall(r"\{\{\s*(\w+)\s*\}\}", target.get("legendFormat", "")))
+        assert legend <= labels, f"{title}: legend {legend} names labels its series lack"
+
+
+def test_dashboard_shows_every_alert_and_the_signal_it_watches() -> None:
+    queries = [expr for _, _, expr in rule_queries()]
+    matchers = {m for expr in queries for m in re.findall(r'ALERTS\{alertname=~"([^"]+)"', expr)}
+    assert matchers, "no panel shows the alerts' states"
+    for name, rule in alerts().items():
+        assert all(re.fullmatch(m, name) for m in matchers), f"the alert panels miss {name}"
+        signal = re.findall(r"(?<![\w:])([a-z_]+:[\w:]+)", rule["expr"])
+        if signal:  # the series the alert compares with its threshold: on the dashboard too
+            assert any(re.search(rf"(?<![\w:]){signal[0]}\b", expr) for expr in queries), f"{name}: plot {signal[0]}"
+
+
+def test_dashboard_alert_panels_are_unit_tested() -> None:
+    """The alert panels' queries are evaluated in deploy/prometheus/tests (pending is 1, firing 2)."""
+    tested = {
+        check["expr"]
+        for path in UNIT_TESTS
+        for case in load(path)["tests"]
+        for check in case.get("promql_expr_test", [])
+    }
+    panels = {expr for _, _, expr in rule_queries() if "ALERTS" in expr}
+    assert panels
+    assert panels <= tested
