@@ -19,6 +19,7 @@ from starlette.requests import Request
 
 from mlops_template.serving.artifact import ArtifactError, ServedModel
 from mlops_template.serving.auth import ApiKeys
+from mlops_template.serving.batching import Batcher
 from mlops_template.serving.metrics import ServingMetrics
 from mlops_template.serving.predlog import PredictionLog, utc_now
 from mlops_template.serving.schemas import CONFIDENCE, ContractSchemas, build_schemas
@@ -36,6 +37,7 @@ class LoadedModel:
     model: ServedModel
     schemas: ContractSchemas
     summary: dict[str, Any]  # GET /v1/model
+    batcher: Batcher  # /v1/predict scores through it: concurrent requests in one model call
 
     @property
     def version(self) -> str:
@@ -87,7 +89,7 @@ def load_model(directory: Path, max_batch: int) -> LoadedModel:
         | {"files": metadata.get("files", {}), "reference": model.reference},
         "model_card": _model_card(directory),
     }
-    return LoadedModel(model=model, schemas=schemas, summary=summary)
+    return LoadedModel(model=model, schemas=schemas, summary=summary, batcher=Batcher(model))
 
 
 class ModelHolder:

@@ -49,7 +49,8 @@ async def predict(request: Request) -> Response:
     records = payload.records if payload.records is not None else [payload.record]  # type: ignore[attr-defined]
     model = loaded.model
     # A validated model's __dict__ is its field values: a read-only mapping for the runtime, without a copy.
-    probabilities: list[float] = model.predict_records([record.__dict__ for record in records]).tolist()
+    # Scored with the records of the requests that arrived in the same turn of the loop (serving/batching.py).
+    probabilities = await loaded.batcher.predict([record.__dict__ for record in records])
     threshold, version = model.threshold, model.version
     positive, negative = loaded.schemas.positive, loaded.schemas.negative
     batch_id, created_at = new_request_id(), utc_now()
