@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 API_VERSION = "2022-11-28"
 MEDIA_TYPE = "application/vnd.github+json"
@@ -64,6 +64,9 @@ class FakeGitHub:
     environments: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     policies: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     protection: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # The monitor workflow's calls: issues (with their comments) and repository_dispatch events.
+    issues: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    dispatches: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     # (method, path) -> (status, message): answer this instead (to test each refusal).
     fail: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -100,6 +103,7 @@ class FakeGitHub:
         return self._dispatch(method, path, body)
 
     def _dispatch(self, method: str, path: str, body: Any) -> tuple[int, Any]:  # noqa: PLR0911 (one answer per documented rule)
+        path, _, query = path.partition("?")
         parts = [unquote(p) for p in path.strip("/").split("/")]
         if method == "GET" and len(parts) == 2 and parts[0] == "users":
             user = parts[1]
@@ -119,7 +123,73 @@ class FakeGitHub:
             return self._branch_policies(method, repo, rest[1], body)
         if len(rest) == 3 and rest[0] == "branches" and rest[2] == "protection" and method == "PUT":
             return self._put_protection(repo, rest[1], body)
+        if rest and rest[0] == "issues":
+            return self._issues(method, repo, rest[1:], parse_qs(query), body)
+        if rest == ["dispatches"] and method == "POST":
+            return self._post_dispatch(repo, body)
         return self._violation(404, f"{method} {path}: not an endpoint this fake knows")
+
+    def _issues(  # noqa: PLR0911 (one answer per documented rule)
+        self, method: str, repo: str, rest: list[str], query: dict[str, list[str]], body: Any
+    ) -> tuple[int, Any]:
+        """List (GET ?state&labels&per_page), create (POST), update (PATCH /N), comment (POST /N/comments)."""
+        issues = self.issues.setdefault(repo, [])
+        if not rest and method == "GET":
+            state = query.get("state", ["open"])[0]
+            wanted = {n for n in query.get("labels", [""])[0].split(",") if n}
+            per_page = int(query.get("per_page", ["30"])[0])
+            if state not in {"open", "closed", "all"} or not 1 <= per_page <= 100:
+                return self._violation(422, f"GET issues: state open|closed|all, per_page 1..100 ({query})")
+            found = [
+                i for i in issues if state in {"all", i["state"]} and wanted <= {label["name"] for label in i["labels"]}
+            ]
+            return 200, found[:per_page]
+        if not rest and method == "POST":
+            if not isinstance(body, dict) or not isinstance(body.get("title"), str) or not body["title"]:
+                return self._violation(422, "POST issues: title is a required string")
+            if set(body) - {"title", "body", "labels", "assignees", "milestone"}:
+                return self._violation(422, f"POST issues: unknown keys {sorted(set(body))}")
+            labels = body.get("labels", [])
+            if not isinstance(labels, list) or not all(isinstance(n, str) for n in labels):
+                return self._violation(422, "POST issues: labels is a list of names")
+            issue = {
+                "number": len(issues) + 1,
+                "title": body["title"],
+                "body": body.get("body"),
+                "labels": [{"name": n} for n in labels],
+                "state": "open",
+                "comments": [],
+            }
+            issues.append(issue)
+            return 201, issue
+        found = [i for i in issues if rest and str(i["number"]) == rest[0]]
+        if not found:
+            return 404, {"message": "Not Found"}
+        issue = found[0]
+        if len(rest) == 1 and method == "PATCH":
+            if not isinstance(body, dict) or set(body) - {"title", "body", "state", "labels", "assignees"}:
+                return self._violation(422, "PATCH issues/N: body is an object of title, body, state, labels")
+            issue.update({k: v for k, v in body.items() if k in {"title", "body", "state"}})
+            return 200, issue
+        if rest[1:] == ["comments"] and method == "POST":
+            if not isinstance(body, dict) or set(body) != {"body"} or not isinstance(body["body"], str):
+                return self._violation(422, "POST issues/N/comments: body is {body: string}")
+            issue["comments"].append(body["body"])
+            return 201, {"id": len(issue["comments"]), "body": body["body"]}
+        return self._violation(404, f"{method} issues/{'/'.join(rest)}: not an endpoint this fake knows")
+
+    def _post_dispatch(self, repo: str, body: Any) -> tuple[int, Any]:
+        """Create a repository dispatch event: event_type (1..100 characters), client_payload (<= 10 keys)."""
+        if not isinstance(body, dict) or set(body) - {"event_type", "client_payload"}:
+            return self._violation(422, "POST dispatches: body is {event_type, client_payload?}")
+        event = body.get("event_type")
+        if not isinstance(event, str) or not 1 <= len(event) <= 100:
+            return self._violation(422, "POST dispatches: event_type is a string of 1..100 characters")
+        payload = body.get("client_payload", {})
+        if not isinstance(payload, dict) or len(payload) > 10:
+            return self._violation(422, "POST dispatches: client_payload is an object of at most 10 keys")
+        self.dispatches.append((repo, body))
+        return 204, None
 
     def _put_environment(self, repo: str, name: str, body: Any) -> tuple[int, Any]:  # noqa: PLR0911, PLR0912 (one answer per documented rule)
         where = f"PUT environments/{name}"
@@ -224,7 +294,7 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
             status, payload = fake.handle(self.command, self.path, headers, raw)
-            data = json.dumps(payload).encode()
+            data = b"" if status == 204 else json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))

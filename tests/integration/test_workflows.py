@@ -35,7 +35,7 @@ WATERMARK = "mlops-template PR report"
 
 
 def test_the_four_workflows_and_dependabot_exist() -> None:
-    assert {p.name for p in WORKFLOWS} == {"ci.yml", "pr-report.yml", "retrain.yml", "deploy.yml"}
+    assert {p.name for p in WORKFLOWS} == {"ci.yml", "pr-report.yml", "retrain.yml", "deploy.yml", "monitor.yml"}
     updates = load(GITHUB / "dependabot.yml")["updates"]
     assert {u["package-ecosystem"] for u in updates} == {"github-actions", "uv", "docker"}
 
