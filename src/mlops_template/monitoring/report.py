@@ -94,7 +94,7 @@ def markdown(summary: dict[str, Any], findings: list[Finding], profile: Profile)
 
 def _bars_svg(title: str, labels: list[str], values: list[float], threshold: float, breached: list[bool]) -> str:
     """Horizontal bars (one per label) with a dashed line at the threshold."""
-    row, left, width = 18, 190, 360
+    row, left, width = 18, 230, 360
     height = 30 + row * len(labels)
     top = max([threshold, *values]) * 1.1 or 1.0
     parts = [
@@ -183,7 +183,12 @@ def charts(findings: list[Finding]) -> list[str]:
                 [f.status == "breach" for f in drift],
             )
         )
-    judged = [f for f in findings if f.kind != "input_drift" and f.statistic is not None and f.threshold > 0]
+    # Effects measured from zero (rows_per_week is a ratio around 1: its reason says it better).
+    judged = [
+        f
+        for f in findings
+        if f.kind != "input_drift" and f.detector != "rows_per_week" and f.statistic is not None and f.threshold > 0
+    ]
     if judged:
         found.append(
             _bars_svg(
