@@ -30,7 +30,7 @@ import pandas as pd
 from mlops_template import io
 from mlops_template.config import MonitorParams, load_params
 from mlops_template.entrypoint import EXIT_USER_ERROR, configure_logging
-from mlops_template.errors import MlopsTemplateError
+from mlops_template.errors import ConfigError, MlopsTemplateError
 from mlops_template.monitoring import detectors, report
 from mlops_template.monitoring import profile as profiles
 
@@ -98,6 +98,28 @@ def _check_columns(frame: pd.DataFrame, source: str, profile: profiles.Profile) 
         raise MonitorInputError(msg)
 
 
+def check_params(params: MonitorParams, profile: profiles.Profile) -> None:
+    """Inputs named in `monitor.drift` must be the profiled model's (trending ones numeric)."""
+    numeric = sorted(
+        name
+        for name, spec in profile.inputs.items()
+        if isinstance(spec, profiles.NumericInput) and spec.transform == "none"
+    )
+    for name in params.drift.trending:
+        if name not in numeric:
+            msg = (
+                f"monitor.drift.trending: {name!r} is not a numeric input of model {profile.model_version} ({numeric})"
+            )
+            raise ConfigError(msg)
+    for name in params.drift.ignored:
+        if name not in profile.inputs:
+            msg = (
+                f"monitor.drift.ignored: {name!r} is not an input of model {profile.model_version} "
+                f"({sorted(profile.inputs)})"
+            )
+            raise ConfigError(msg)
+
+
 def judge(
     frame: pd.DataFrame,
     *,
@@ -156,6 +178,7 @@ def run(
     reader: Reader | None = None,
 ) -> Outcome:
     profile = profiles.load(profile_path)
+    check_params(params, profile)
     if reader is None:
         from mlops_template.monitoring.logsource import read_window  # noqa: PLC0415 (DuckDB only when reading)
 

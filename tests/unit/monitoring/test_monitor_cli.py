@@ -149,6 +149,30 @@ def test_bad_params_exit_2_with_the_key_path(
 
 
 @pytest.mark.parametrize(
+    ("drift", "message"),
+    [
+        ({"trending": {"account_age": 1.0}}, "monitor.drift.trending: 'account_age' is not a numeric input"),
+        ({"trending": {"channel": 1.0}}, "monitor.drift.trending: 'channel' is not a numeric input"),
+        ({"ignored": ["colour"]}, "monitor.drift.ignored: 'colour' is not an input"),
+    ],
+)
+def test_drift_params_must_name_the_models_inputs(
+    *,
+    quiet_window: pd.DataFrame,
+    profile_path: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    drift: dict[str, object],
+    message: str,
+) -> None:
+    raw = shipped_params_dict()
+    raw["monitor"]["drift"].update(drift)
+    params = write_params(tmp_path / "params.yaml", raw)
+    assert monitor_main(quiet_window, profile_path, params, tmp_path / "r") == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
     ("edit", "message"),
     [
         (lambda raw: raw.pop("scores"), "scores: Field required"),
