@@ -229,3 +229,40 @@ def test_no_code_names_a_column_of_the_default_data() -> None:
         if pattern.search(line)
     }
     assert found == {}
+
+
+EXAMPLE = SRC.parents[1] / "examples" / "loan_applications"
+example_treatments = st.builds(
+    FeaturizeParams,
+    numeric=st.builds(
+        NumericTreatment,
+        impute=st.sampled_from(["median", "mean", "none"]),
+        missing_indicator=st.booleans(),
+        scale=st.booleans(),
+        log=st.sampled_from([(), ("loan_amount",), ("loan_amount", "annual_income")]),
+    ),
+    categorical=st.builds(CategoricalTreatment, min_category_frequency=st.integers(1, 500)),
+    event_time=st.builds(EventTimeTreatment, hour=st.booleans(), weekend=st.booleans(), day_of_week=st.booleans()),
+)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(params=example_treatments, data=st.data())
+def test_any_treatment_on_another_contracts_frames_is_deterministic_and_shape_preserving(
+    params: FeaturizeParams, data: st.DataObject
+) -> None:
+    # Given the example's contract (other names, other roles) and one of its weeks to fit on
+    previous = schema.use(EXAMPLE / "contract.yaml")
+    try:
+        week = pd.read_csv(EXAMPLE / "data" / "2026-W30.csv", dtype=schema.TEXT_COLUMNS)
+        transformer = build_transformer(params).fit(schema.validate(week).valid)
+        drawn = data.draw(schema.CONTRACT.strategy(size=10))
+        # When any frame that contract accepts is transformed twice
+        first, second = transformer.transform(drawn), transformer.transform(drawn)
+    finally:
+        schema.use(previous)
+    # Then rows in = rows out under the fitted names, the same each time
+    assert first.shape == (len(drawn), len(transformer.get_feature_names_out()))
+    assert list(first.index) == list(drawn.index)
+    assert list(first.columns) == transformer.get_feature_names_out().tolist()
+    pd.testing.assert_frame_equal(first, second)
