@@ -17,7 +17,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps run data repro metrics test test-fast lint format bench bench-serve bench-monitor image clean
+.PHONY: help install system-deps run data repro metrics test test-fast lint format bench bench-serve bench-monitor image rename clean
 
 ## Show this help
 help:
@@ -93,6 +93,10 @@ bench-serve: install system-deps
 ## The monitor's detection table over the simulator's drift scenarios (delay, kind, false alarms; after `make run`)
 bench-monitor: install
 	python benchmarks/bench_monitor.py
+
+## Make the template yours: make rename NAME=acme-risk [PACKAGE=acme_risk] [DRY_RUN=1] (needs no install)
+rename:
+	PYTHONPATH=src $(PYTHON) -m mlops_template.init --name "$(NAME)" $(if $(PACKAGE),--package "$(PACKAGE)") $(if $(DRY_RUN),--dry-run)
 
 ## Remove the environment, pipeline outputs and the local MLflow store (not data/ or .dvc/cache)
 clean:
