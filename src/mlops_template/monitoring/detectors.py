@@ -72,6 +72,7 @@ class Finding:
             "kind": self.kind,
             "detector": self.detector,
             "status": self.status,
+            "breach": self.status == "breach",
             "statistic": None if self.statistic is None else round(self.statistic, 6),
             "threshold": self.threshold,
             "p_value": None if self.p_value is None else float(f"{self.p_value:.6g}"),

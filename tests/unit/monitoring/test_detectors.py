@@ -12,7 +12,8 @@ from mlops_template.monitoring.detectors import Finding
 from mlops_template.monitoring.monitor import judge
 from mlops_template.monitoring.profile import Profile
 from mlops_template.serving.artifact import ServedModel
-from tests.unit.monitoring.conftest import window
+from tests.unit.monitoring.conftest import REFERENCE_WEEKS, monitor_source, weeks_rows, window
+from tests.unit.monitoring.windows import log_frame, served_scores
 
 START = pd.Timestamp("2026-11-16", tz="UTC")  # Monday of 2026-W47
 END = START + pd.Timedelta(weeks=2)
@@ -238,3 +239,22 @@ def test_breaches_are_ordered_by_harm() -> None:
 
     ordered = detectors.breaches([finding("input_drift"), finding("volume"), finding("performance")])
     assert [f.kind for f in ordered] == ["performance", "volume", "input_drift"]
+
+
+def test_the_reference_weeks_against_themselves_are_identical(
+    served: ServedModel, reference_profile: Profile, monitor_params: MonitorParams
+) -> None:
+    # Given the reference's own rows as the window (no trend to move them by)
+    rows = weeks_rows(monitor_source(), REFERENCE_WEEKS)
+    frame = log_frame(rows, served_scores(served, rows), served, seed=1)
+    still = monitor_params.model_copy(update={"drift": monitor_params.drift.model_copy(update={"trending": {}})})
+    findings = run(frame, reference_profile, still)
+    # Then every distribution is the reference's exactly, and nothing breaches
+    drift = [f for f in findings if f.kind == "input_drift"]
+    assert len(drift) == len(reference_profile.inputs) + 1
+    assert all(f.statistic == 0.0 for f in drift)
+    assert all(f.p_value == pytest.approx(1.0) for f in drift)
+    performance = by_name(findings)
+    assert performance["average_precision"].statistic == pytest.approx(0.0, abs=1e-6)
+    assert performance["recall_at_threshold"].statistic == pytest.approx(0.0, abs=1e-6)
+    assert breached(findings) == set()
