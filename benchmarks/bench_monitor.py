@@ -195,7 +195,9 @@ def table(results: list[ScenarioResult]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1001, 1002, 1003], help="simulator seeds (tests: 42, 7)")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[1001, 1002, 1003], help="simulator seeds (tests: 42, 7)"
+    )
     parser.add_argument("--params", type=Path, default=REPO / "params.yaml")
     args = parser.parse_args(argv)
     params = load_params(args.params)
