@@ -158,10 +158,65 @@ def _histogram_svg(title: str, bins: list[str], reference: list[int], live: list
     return "".join(parts)
 
 
+def _intervals_svg(title: str, findings: list[Finding]) -> str:
+    """Per metric on a 0..1 axis: the reference (grey), the alarm line (dashed), the window with its interval."""
+    row, left, width = 34, 170, 400
+    height = 34 + row * len(findings)
+    parts = [
+        (
+            f'<svg role="img" aria-label="{escape(title)}" width="{left + width + 30}" height="{height}" '
+            f'viewBox="0 0 {left + width + 30} {height}">'
+        ),
+        f'<text x="4" y="14" font-size="13" font-weight="bold">{escape(title)}</text>',
+    ]
+    for i, finding in enumerate(findings):
+        live = float(finding.details["live"])
+        low, high = (float(v) for v in finding.details["interval"])
+        reference = live + float(finding.statistic or 0.0)
+        alarm = reference - finding.threshold
+        y = 34 + i * row
+
+        def x(value: float) -> float:
+            return left + max(0.0, min(1.0, value)) * width
+
+        colour = COLOURS["breach"] if finding.status == "breach" else LIVE_COLOUR
+        parts += [
+            f'<text x="{left - 6}" y="{y + 4}" font-size="11" text-anchor="end">{escape(finding.detector)}</text>',
+            f'<line x1="{left}" y1="{y}" x2="{left + width}" y2="{y}" stroke="#ddd"/>',
+            (
+                f'<line x1="{x(reference):.1f}" y1="{y - 9}" x2="{x(reference):.1f}" y2="{y + 9}" '
+                f'stroke="{REFERENCE_COLOUR}" stroke-width="4"><title>reference {reference:.3f}</title></line>'
+            ),
+            (
+                f'<line x1="{x(alarm):.1f}" y1="{y - 9}" x2="{x(alarm):.1f}" '
+                f'y2="{y + 9}" stroke="#000" stroke-dasharray="3 2"><title>alarm below {alarm:.3f}'
+                "</title></line>"
+            ),
+            f'<line x1="{x(low):.1f}" y1="{y}" x2="{x(high):.1f}" y2="{y}" stroke="{colour}" stroke-width="2"/>',
+            (
+                f'<circle cx="{x(live):.1f}" cy="{y}" r="4" fill="{colour}"><title>window {live:.3f} '
+                f"[{low:.3f}, {high:.3f}]</title></circle>"
+            ),
+        ]
+    parts += [
+        f'<text x="{left}" y="{height - 2}" font-size="10">0</text>',
+        f'<text x="{left + width}" y="{height - 2}" font-size="10" text-anchor="end">1</text>',
+        (
+            f'<text x="{left + width / 2}" y="{height - 2}" font-size="10" text-anchor="middle">grey: held-out weeks; '
+            "dashed: alarm line; dot: window with its interval</text>"
+        ),
+        "</svg>",
+    ]
+    return "".join(parts)
+
+
 def charts(findings: list[Finding]) -> list[str]:
     """The page's charts: score distribution, drift per input, and each judged effect against its threshold."""
     found: list[str] = []
     by_name = {f.detector: f for f in findings}
+    measured = [f for f in findings if f.kind == "performance" and "interval" in f.details and f.statistic is not None]
+    if measured:
+        found.append(_intervals_svg("Performance on the labelled rows", measured))
     score = by_name.get("score_psi")
     if score is not None and "bins" in score.details:
         found.append(
