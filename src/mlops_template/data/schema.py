@@ -113,9 +113,9 @@ def _constants(spec: ContractSpec, source: str) -> dict[str, Any]:
 def use(contract: ContractSpec | Path | None = None) -> ContractSpec:
     """Make `contract` (a spec, a file, or None: the file in use, see contract_spec) the active one.
 
-    Returns the contract that was active before (None before the first use), so a caller can restore it.
+    Returns the contract that was active before (the new one on the very first use), to restore it.
     """
-    previous: ContractSpec | None = globals().get("SPEC")
+    previous = active() if contract is not None else globals().get("SPEC")
     if contract is None:
         contract = contract_path()
     if isinstance(contract, Path):
@@ -123,7 +123,7 @@ def use(contract: ContractSpec | Path | None = None) -> ContractSpec:
     else:
         spec, source = contract, f"<{contract.name}>"
     globals().update(_constants(spec, source))
-    return previous  # type: ignore[return-value]
+    return previous or spec
 
 
 def active() -> ContractSpec:
