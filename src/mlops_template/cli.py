@@ -27,6 +27,7 @@ FORWARDED = {
     "github": "set up GitHub: `github bootstrap` creates the deploy environments and protects main",
     "log": "the prediction log: `log ship` copies an API's SQLite log to Parquet segments (S3 or a directory)",
     "monitor": "judge a window of the prediction log against the reference profile (`monitor --help`)",
+    "simulate": "run the closed loop week by week: serve, monitor, retrain, gate (`simulate --help`)",
     "init": "make the template yours: rename the package, command, image and model (`init --help`)",
 }
 FORWARDED_MODULES = {
@@ -38,6 +39,7 @@ FORWARDED_MODULES = {
     "github": "github.bootstrap",
     "log": "monitoring.segments",
     "monitor": "monitoring.monitor",
+    "simulate": "simulate",
     "init": "init",
 }
 METRIC_ROWS = ("roc_auc", "average_precision", "precision", "recall", "f1", "brier", "calibration_error")
