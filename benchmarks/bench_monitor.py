@@ -119,7 +119,8 @@ def served_model(scratch: Path) -> tuple[Path, Path]:
 def reference(params: Params, served: ServedModel, ingest: Path) -> profiles.Profile:
     rows = pd.concat([read_split(ingest / f"{split}.parquet") for split in ("valid", "test")], ignore_index=True)
     scores = served_scores(served, rows)
-    return profiles.build(rows, rows[schema.LABEL].to_numpy(dtype=int), scores, served, params.monitor.profile)
+    labels = rows[schema.LABEL].to_numpy(dtype=int)
+    return profiles.build(rows, labels, scores, served, params.monitor.profile, trending=params.monitor.drift.trending)
 
 
 def run_scenario(

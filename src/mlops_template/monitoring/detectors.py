@@ -15,10 +15,10 @@ Kinds, from the harm they point at:
 - data_quality: contract violations and missing-value rates of nullable inputs.
 
 Time-dependent inputs are handled on purpose: an input declared in `monitor.drift.trending` (units a
-day) is compared with a reference moved by that rate from the reference's mean event time to each
-row's event time (`account_age_days` grows 7 days a week by construction: an unmoved reference would
-alarm every week); `monitor.drift.ignored` inputs are not compared; the event time is compared as
-its hour of day.
+day) is profiled as at the reference rows' mean event time, and each live value is moved back to that
+time at the same rate (`account_age_days` grows 7 days a week by construction: an unmoved reference
+would alarm every week); `monitor.drift.ignored` inputs are not compared; the event time is compared
+as its hour of day.
 """
 
 from __future__ import annotations
@@ -41,13 +41,13 @@ from mlops_template.monitoring.profile import (
     Profile,
     categorical_values,
     hour_of_day,
+    moved_to,
 )
 
 Kind = Literal["performance", "calibration", "volume", "input_drift", "data_quality"]
 Status = Literal["ok", "breach", "insufficient"]
 KINDS: tuple[Kind, ...] = ("performance", "calibration", "data_quality", "volume", "input_drift")  # by harm
 OTHER = "(other)"
-SECONDS_PER_DAY = 86_400.0
 LABEL = "label"
 PROBABILITY = "probability"
 PREDICTION = "prediction"
@@ -280,16 +280,12 @@ def score_drift(frame: pd.DataFrame, profile: Profile, params: MonitorParams) ->
     return _drift("score_psi", (reference, live), threshold, "score distribution", _edges_labels(profile.scores.edges))
 
 
-def _numeric_live(frame: pd.DataFrame, name: str, spec: NumericInput, profile: Profile, rate: float) -> np.ndarray:
+def _numeric_live(frame: pd.DataFrame, name: str, spec: NumericInput, profile: Profile) -> np.ndarray:
     if spec.transform == "hour_of_day":
         return hour_of_day(frame[name])
     values = pd.to_numeric(frame[name], errors="coerce").astype("float64").to_numpy()
-    if rate:
-        # Move each value back to the reference's time: value - rate x (days from the reference).
-        stamps = pd.to_datetime(frame[schema.TIMESTAMP], utc=True)
-        days = (stamps - profile.reference_timestamp).dt.total_seconds().to_numpy() / SECONDS_PER_DAY
-        values = values - rate * days
-    return values
+    # A trending input: each value moved back to the reference's time, as the profile's were.
+    return moved_to(values, frame[schema.TIMESTAMP], profile.reference_timestamp, spec.trend_per_day)
 
 
 def input_drift(frame: pd.DataFrame, profile: Profile, params: MonitorParams) -> list[Finding]:
@@ -308,8 +304,8 @@ def input_drift(frame: pd.DataFrame, profile: Profile, params: MonitorParams) ->
             found.append(_insufficient("input_drift", detector, settings.psi_threshold, f"{name}: not in the log"))
             continue
         if isinstance(spec, NumericInput):
-            rate = settings.trending.get(name, 0.0)
-            live = stats.bin_counts(_numeric_live(frame, name, spec, profile, rate), np.asarray(spec.edges))
+            rate = spec.trend_per_day
+            live = stats.bin_counts(_numeric_live(frame, name, spec, profile), np.asarray(spec.edges))
             what = name + (f" (trending {rate:g}/day, reference moved)" if rate else "")
             if spec.transform == "hour_of_day":
                 what = f"{name} (hour of day)"

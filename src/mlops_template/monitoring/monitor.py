@@ -99,18 +99,18 @@ def _check_columns(frame: pd.DataFrame, source: str, profile: profiles.Profile) 
 
 
 def check_params(params: MonitorParams, profile: profiles.Profile) -> None:
-    """Inputs named in `monitor.drift` must be the profiled model's (trending ones numeric)."""
-    numeric = sorted(
-        name
+    """`monitor.drift` must fit the profile: the same trending inputs, ignored ones that exist."""
+    profiled = {
+        name: spec.trend_per_day
         for name, spec in profile.inputs.items()
-        if isinstance(spec, profiles.NumericInput) and spec.transform == "none"
-    )
-    for name in params.drift.trending:
-        if name not in numeric:
-            msg = (
-                f"monitor.drift.trending: {name!r} is not a numeric input of model {profile.model_version} ({numeric})"
-            )
-            raise ConfigError(msg)
+        if isinstance(spec, profiles.NumericInput) and spec.trend_per_day
+    }
+    if dict(params.drift.trending) != profiled:
+        msg = (
+            f"monitor.drift.trending: {dict(params.drift.trending)} is not the profile's {profiled} "
+            "(rule: the profile stage reads it; re-run `dvc repro profile` after changing it)"
+        )
+        raise ConfigError(msg)
     for name in params.drift.ignored:
         if name not in profile.inputs:
             msg = (

@@ -29,6 +29,7 @@ from mlops_template.serving.artifact import MISSING_CATEGORY, InputSpec, ServedM
 
 FORMAT: Literal[1] = 1
 DIGITS = 6
+SECONDS_PER_DAY = 86_400.0
 
 
 class ProfileError(MlopsTemplateError):
@@ -44,6 +45,7 @@ class NumericInput(_Model):
 
     kind: Literal["numeric"]
     transform: Literal["none", "hour_of_day"] = "none"
+    trend_per_day: float = Field(0.0, description="Values moved back to reference_time at this rate a day.")
     rows: int = Field(ge=0)
     missing: int = Field(ge=0)
     edges: list[float]
@@ -140,6 +142,14 @@ def hour_of_day(stamps: pd.Series) -> np.ndarray:
     return np.asarray(moments.dt.hour + moments.dt.minute / 60.0 + moments.dt.second / 3600.0, dtype=np.float64)
 
 
+def moved_to(values: np.ndarray, stamps: pd.Series, when: pd.Timestamp, rate: float) -> np.ndarray:
+    """A trending input moved back to `when`: value - rate x (days from `when` to the row's event time)."""
+    if not rate:
+        return values
+    days = (pd.to_datetime(stamps, utc=True) - when).dt.total_seconds().to_numpy() / SECONDS_PER_DAY
+    return np.asarray(values - rate * days, dtype=np.float64)
+
+
 def numeric_values(frame: pd.DataFrame, spec: InputSpec) -> np.ndarray:
     """An input as float64 (NaN for missing); the event time as its hour of day."""
     if spec.kind == "timestamp":
@@ -154,11 +164,12 @@ def categorical_values(frame: pd.DataFrame, name: str) -> pd.Series:
     return values.where(present, None).map(lambda v: None if v is None else str(v))
 
 
-def _numeric_profile(values: np.ndarray, spec: InputSpec, bins: int) -> NumericInput:
+def _numeric_profile(values: np.ndarray, spec: InputSpec, bins: int, rate: float) -> NumericInput:
     edges = stats.quantile_edges(values, bins)
     return NumericInput(
         kind="numeric",
         transform="hour_of_day" if spec.kind == "timestamp" else "none",
+        trend_per_day=rate,
         rows=len(values),
         missing=int(np.isnan(values).sum()),
         edges=[float(e) for e in edges],
@@ -177,10 +188,20 @@ def _categorical_profile(values: pd.Series) -> CategoricalInput:
     )
 
 
-def input_profile(frame: pd.DataFrame, spec: InputSpec, bins: int) -> InputProfile:
+def input_profile(frame: pd.DataFrame, spec: InputSpec, bins: int, when: pd.Timestamp, rate: float) -> InputProfile:
+    """One input's profile; a trending one (`rate` a day) as it would be at `when`."""
     if spec.kind == "categorical":
         return _categorical_profile(categorical_values(frame, spec.name))
-    return _numeric_profile(numeric_values(frame, spec), spec, bins)
+    values = moved_to(numeric_values(frame, spec), frame[schema.TIMESTAMP], when, rate)
+    return _numeric_profile(values, spec, bins, rate)
+
+
+def _check_trending(served: ServedModel, trending: Mapping[str, float]) -> None:
+    numeric = sorted(spec.name for spec in served.inputs if spec.kind == "numeric")
+    for name in trending:
+        if name not in numeric:
+            msg = f"monitor.drift.trending: {name!r} is not a numeric input of model {served.version} ({numeric})"
+            raise ProfileError(msg)
 
 
 def contract_rules(served: ServedModel) -> dict[str, Rule]:
@@ -220,8 +241,16 @@ def build(
     scores: np.ndarray,
     served: ServedModel,
     params: MonitorProfileParams,
+    *,
+    trending: Mapping[str, float] | None = None,
 ) -> Profile:
-    """The profile of held-out `rows` (contract columns), their 0/1 `labels` and the served `scores`."""
+    """The profile of held-out `rows` (contract columns), their 0/1 `labels` and the served `scores`.
+
+    `trending` inputs (units a day, `monitor.drift.trending`) are profiled as at the rows' mean event
+    time, and the monitor moves live values back to it at the same rate.
+    """
+    trending = dict(trending or {})
+    _check_trending(served, trending)
     if len(rows) == 0 or len(rows) != len(labels) or len(rows) != len(scores):
         msg = f"reference rows: {len(rows)} rows, {len(labels)} labels, {len(scores)} scores (rule: the same, > 0)"
         raise ProfileError(msg)
@@ -245,7 +274,10 @@ def build(
         reference_time=mean_time.isoformat(),
         rows=len(rows),
         rows_per_week=round(len(rows) / len(per_week), DIGITS),
-        inputs={spec.name: input_profile(rows, spec, params.bins) for spec in served.inputs},
+        inputs={
+            spec.name: input_profile(rows, spec, params.bins, mean_time, trending.get(spec.name, 0.0))
+            for spec in served.inputs
+        },
         contract=contract_rules(served),
         scores=Scores(
             rows=len(scores),

@@ -31,7 +31,7 @@ def run(params: Params, *, served_dir: Path, ingest_dir: Path, out: Path) -> pro
     rows = pd.concat([read_split(ingest_dir / f"{split}.parquet") for split in HELD_OUT], ignore_index=True)
     scores = served_scores(served, rows)
     labels = rows[schema.LABEL].to_numpy(dtype=int)
-    found = profile.build(rows, labels, scores, served, params.monitor.profile)
+    found = profile.build(rows, labels, scores, served, params.monitor.profile, trending=params.monitor.drift.trending)
     profile.write(out, found)
     logger.info(
         "reference profile of %s: %d rows in %s, average_precision=%s recall=%s flagged_share=%.4f",

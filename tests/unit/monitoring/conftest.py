@@ -50,11 +50,17 @@ def monitor_params() -> MonitorParams:
     return parse_params(shipped_params_dict()).monitor
 
 
-@pytest.fixture(scope="session")
-def reference_profile(served: ServedModel, monitor_params: MonitorParams) -> profiles.Profile:
+def build_reference(served: ServedModel, params: MonitorParams) -> profiles.Profile:
+    """The profile stage's work on the two reference weeks, with `params`' trending inputs."""
     rows = weeks_rows(monitor_source(), REFERENCE_WEEKS)
     scores = served_scores(served, rows)
-    return profiles.build(rows, rows[schema.LABEL].to_numpy(dtype=int), scores, served, monitor_params.profile)
+    labels = rows[schema.LABEL].to_numpy(dtype=int)
+    return profiles.build(rows, labels, scores, served, params.profile, trending=params.drift.trending)
+
+
+@pytest.fixture(scope="session")
+def reference_profile(served: ServedModel, monitor_params: MonitorParams) -> profiles.Profile:
+    return build_reference(served, monitor_params)
 
 
 def window(served: ServedModel, scenario: str = "none", now: pd.Timestamp | None = None) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from mlops_template.monitoring.detectors import Finding
 from mlops_template.monitoring.monitor import judge
 from mlops_template.monitoring.profile import Profile
 from mlops_template.serving.artifact import ServedModel
-from tests.unit.monitoring.conftest import REFERENCE_WEEKS, monitor_source, weeks_rows, window
+from tests.unit.monitoring.conftest import REFERENCE_WEEKS, build_reference, monitor_source, weeks_rows, window
 from tests.unit.monitoring.windows import log_frame, served_scores
 
 START = pd.Timestamp("2026-11-16", tz="UTC")  # Monday of 2026-W47
@@ -53,7 +53,7 @@ def test_drift_free_weeks_raise_no_alarm(
 
 
 def test_a_trending_input_alarms_unless_declared(
-    quiet_window: pd.DataFrame, reference_profile: Profile, monitor_params: MonitorParams
+    quiet_window: pd.DataFrame, reference_profile: Profile, monitor_params: MonitorParams, served: ServedModel
 ) -> None:
     # Given the same weeks half a year later (account ages grow a day a day)
     later = quiet_window.assign(
@@ -62,16 +62,17 @@ def test_a_trending_input_alarms_unless_declared(
     )
     # Then the declared trend moves the reference with it: quiet
     assert "psi:account_age_days" not in breached(run(later, reference_profile, monitor_params))
-    # And without the declaration the same rows are input drift
+    # And without the declaration (in the profile too) the same rows are input drift
     undeclared = monitor_params.model_copy(update={"drift": monitor_params.drift.model_copy(update={"trending": {}})})
-    found = by_name(run(later, reference_profile, undeclared))["psi:account_age_days"]
+    still = build_reference(served, undeclared)
+    found = by_name(run(later, still, undeclared))["psi:account_age_days"]
     assert found.status == "breach"
     assert found.kind == "input_drift"
     # And an ignored input is not compared at all
     ignoring = monitor_params.model_copy(
         update={"drift": monitor_params.drift.model_copy(update={"trending": {}, "ignored": ("account_age_days",)})}
     )
-    assert "psi:account_age_days" not in by_name(run(later, reference_profile, ignoring))
+    assert "psi:account_age_days" not in by_name(run(later, still, ignoring))
 
 
 def test_missed_positives_are_a_performance_breach(
@@ -244,11 +245,10 @@ def test_breaches_are_ordered_by_harm() -> None:
 def test_the_reference_weeks_against_themselves_are_identical(
     served: ServedModel, reference_profile: Profile, monitor_params: MonitorParams
 ) -> None:
-    # Given the reference's own rows as the window (no trend to move them by)
+    # Given the reference's own rows as the window (trending inputs moved to the same time on both sides)
     rows = weeks_rows(monitor_source(), REFERENCE_WEEKS)
     frame = log_frame(rows, served_scores(served, rows), served, seed=1)
-    still = monitor_params.model_copy(update={"drift": monitor_params.drift.model_copy(update={"trending": {}})})
-    findings = run(frame, reference_profile, still)
+    findings = run(frame, reference_profile, monitor_params)
     # Then every distribution is the reference's exactly, and nothing breaches
     drift = [f for f in findings if f.kind == "input_drift"]
     assert len(drift) == len(reference_profile.inputs) + 1

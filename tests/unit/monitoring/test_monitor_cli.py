@@ -151,12 +151,15 @@ def test_bad_params_exit_2_with_the_key_path(
 @pytest.mark.parametrize(
     ("drift", "message"),
     [
-        ({"trending": {"account_age": 1.0}}, "monitor.drift.trending: 'account_age' is not a numeric input"),
-        ({"trending": {"channel": 1.0}}, "monitor.drift.trending: 'channel' is not a numeric input"),
+        (
+            {"trending": {"account_age": 1.0}},
+            "monitor.drift.trending: {'account_age': 1.0} is not the profile's {'account_age_days': 1.0}",
+        ),
+        ({"trending": {}}, "monitor.drift.trending: {} is not the profile's"),
         ({"ignored": ["colour"]}, "monitor.drift.ignored: 'colour' is not an input"),
     ],
 )
-def test_drift_params_must_name_the_models_inputs(
+def test_drift_params_must_fit_the_profile(
     *,
     quiet_window: pd.DataFrame,
     profile_path: Path,

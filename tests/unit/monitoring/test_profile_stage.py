@@ -65,3 +65,25 @@ def test_no_served_model_is_one_error_line(tmp_path: Path, capsys: pytest.Captur
     error = capsys.readouterr().err
     assert error.startswith("error: profile: ")
     assert "served.json: not found" in error
+
+
+def test_a_trending_input_must_be_a_numeric_input(
+    tmp_path: Path, served_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = small_params_dict()
+    raw["monitor"]["drift"]["trending"] = {"channel": 1.0}
+    params = write_params(tmp_path / "params.yaml", raw)
+    ingest = served_dir.parents[1] / "artifacts/ingest"
+    argv = ["profile", "--served", str(served_dir), "--ingest", str(ingest), "--params", str(params)]
+    assert cli_main([*argv, "--out", str(tmp_path / "p.json")]) == 2
+    assert "monitor.drift.trending: 'channel' is not a numeric input" in capsys.readouterr().err
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_a_trending_input_is_profiled_at_the_reference_time(written: Path) -> None:
+    found = profiles.load(written)
+    ages = found.inputs["account_age_days"]
+    assert isinstance(ages, profiles.NumericInput)
+    assert ages.trend_per_day == 1.0
+    others = [s for n, s in found.inputs.items() if n != "account_age_days" and isinstance(s, profiles.NumericInput)]
+    assert all(s.trend_per_day == 0.0 for s in others)
