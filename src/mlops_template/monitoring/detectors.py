@@ -306,7 +306,7 @@ def input_drift(frame: pd.DataFrame, profile: Profile, params: MonitorParams) ->
         if isinstance(spec, NumericInput):
             rate = spec.trend_per_day
             live = stats.bin_counts(_numeric_live(frame, name, spec, profile), np.asarray(spec.edges))
-            what = name + (f" (trending {rate:g}/day, reference moved)" if rate else "")
+            what = name + (f" (trending {rate:g}/day, compared as at the reference time)" if rate else "")
             if spec.transform == "hour_of_day":
                 what = f"{name} (hour of day)"
             found.append(
