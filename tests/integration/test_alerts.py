@@ -12,17 +12,31 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from mlops_template.data import schema
 from mlops_template.serving.metrics import ServingMetrics
-from tests.integration.test_deploy import DASHBOARD, DEPLOY, RULE_SERIES, dashboard_queries, promtool, run
+from tests.api_server import AUTH, VALID_RECORD, ApiServer, start_api_server, wait_until
+from tests.integration.test_deploy import (
+    DASHBOARD,
+    DEPLOY,
+    RULE_SERIES,
+    dashboard_queries,
+    promtool,
+    require_tool,
+    run,
+)
+from tests.workspace import free_port
 
 PROMETHEUS = DEPLOY / "prometheus"
 RULES = sorted((PROMETHEUS / "rules").glob("*.yml"))
@@ -415,3 +429,140 @@ def test_dashboard_alert_panels_are_unit_tested() -> None:
     panels = {expr for _, _, expr in rule_queries() if "ALERTS" in expr}
     assert panels
     assert panels <= tested
+
+
+# --- the rules on a real Prometheus scraping the real API ------------------------------------------
+
+
+@dataclass
+class Prometheus:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log: Path
+
+    def query(self, expr: str) -> list[Obj]:
+        answer = httpx.get(f"{self.base_url}/api/v1/query", params={"query": expr}, timeout=5)
+        answer.raise_for_status()
+        result: list[Obj] = answer.json()["data"]["result"]
+        return result
+
+    def values(self, expr: str) -> dict[str, float]:
+        """The instant vector `expr` as {labels without the metric name: value}."""
+        return {
+            ",".join(f"{k}={v}" for k, v in sorted(sample["metric"].items()) if k != "__name__"): float(
+                sample["value"][1]
+            )
+            for sample in self.query(expr)
+        }
+
+
+@pytest.fixture(scope="module")
+def api(served_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """The API with two workers (multiprocess metrics: mlops_model_info carries a pid label)."""
+    running = start_api_server(served_dir, tmp_path_factory.mktemp("alerts-api"), workers=2)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def prometheus(api: ApiServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    """Debian's Prometheus server on 127.0.0.1 with the shipped rules, scraping the API every second.
+
+    The rules are the shipped ones with every group evaluated each second (the model-output group
+    runs each minute in the stack).
+    """
+    binary = require_tool("prometheus", "run `sudo scripts/system-deps.sh` (Debian's prometheus package)")
+    workdir = tmp_path_factory.mktemp("prometheus")
+    config = load(PROMETHEUS / "prometheus.yml")
+    config["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
+    # Everything a thousand times faster than in the stack: scrapes, and every rule group each second.
+    rule_files = []
+    for path in RULES:
+        rules_copy = load(path)
+        faster = {
+            "groups": [
+                {key: value for key, value in group.items() if key != "interval"} for group in rules_copy["groups"]
+            ]
+        }
+        rule_files.append(workdir / path.name)
+        rule_files[-1].write_text(yaml.safe_dump(faster), encoding="utf-8")
+    config["rule_files"] = [str(path) for path in rule_files]
+    (job,) = (job for job in config["scrape_configs"] if job["job_name"] == "mlops-api")
+    job["static_configs"][0]["targets"] = [api.base_url.removeprefix("http://")]
+    config["scrape_configs"] = [job]
+    (workdir / "prometheus.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    port = free_port()
+    log = workdir / "prometheus.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={workdir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=output,
+            stderr=output,
+        )
+    server = Prometheus(process, f"http://127.0.0.1:{port}", log)
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"prometheus exited ({process.returncode}):\n{log.read_text()}")
+        try:
+            return httpx.get(f"{server.base_url}/-/ready", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_until(ready, 30, "Prometheus /-/ready")
+        yield server
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.mark.slow
+def test_rules_evaluate_on_what_the_real_api_exports(api: ApiServer, prometheus: Prometheus) -> None:
+    """Real scrapes of a two-worker API: the recorded series come out, and the alerts judge them."""
+    job = "job=mlops-api"
+    idle = 'ALERTS{alertname="MlopsApiNoTraffic", alertstate="pending"}'
+    # Up and ready, nothing scored yet: no traffic is pending (it fires after its 15 minutes).
+    wait_until(lambda: bool(prometheus.query(idle)), 30, "MlopsApiNoTraffic pending before any prediction")
+    with api.client() as client:
+        answer = client.post("/v1/predict", json={"record": VALID_RECORD}, headers=AUTH)
+        assert answer.status_code == 200, answer.text
+        # The counter's first scrape already holds the prediction: the new series counts as traffic.
+        wait_until(lambda: not prometheus.query(idle), 30, "MlopsApiNoTraffic to clear after a prediction")
+        for _ in range(40):
+            answer = client.post("/v1/predict", json={"records": [VALID_RECORD] * 5}, headers=AUTH)
+            assert answer.status_code == 200, answer.text
+        assert client.post("/v1/predict", json={"records": [VALID_RECORD]}).status_code == 401
+    # 200 more scored records: the recorded series follow.
+    wait_until(
+        lambda: prometheus.values("job:mlops_predictions:increase1h").get(job, 0) >= 190,
+        30,
+        "the recorded hour's predictions",
+    )
+    assert prometheus.values("job:mlops_http_requests:rate5m")[job] > 0
+    assert prometheus.values("job:mlops_http_server_errors:ratio_rate5m") == {job: 0.0}  # no 5xx: 0, not absent
+    p99 = prometheus.values("job:mlops_http_request_duration_seconds:p99_rate5m")[job]
+    assert 0 < p99 < 0.25
+    share = prometheus.values("job:mlops_flagged_share:ratio1h")[job]
+    assert 0 <= share <= 1
+    mean = prometheus.values("job:mlops_prediction_score:mean1h")[job]
+    assert 0 < mean < 1
+    # Both workers serve one version: not mixed; no baseline yet (no day of history): no shift alert.
+    versions = prometheus.values("count by (job, version) (mlops_model_info == 1)")
+    assert len(versions) == 1
+    assert next(iter(versions.values())) == 2
+    assert prometheus.query("job:mlops_flagged_share:ratio_same_hour_7d") == []
+    assert prometheus.query('ALERTS{alertname!="MlopsApiNoTraffic"}') == []
+    # Every rule evaluated without an error on the real series.
+    groups = httpx.get(f"{prometheus.base_url}/api/v1/rules", timeout=5).json()["data"]["groups"]
+    health = {rule["name"]: (rule["health"], rule.get("lastError", "")) for group in groups for rule in group["rules"]}
+    assert len(health) == len(rules())
+    assert {name: state for name, state in health.items() if state[0] != "ok"} == {}
+    log = prometheus.log.read_text(encoding="utf-8")
+    assert "level=error" not in log
+    assert "Evaluating rule failed" not in log
