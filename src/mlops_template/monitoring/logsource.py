@@ -25,7 +25,8 @@ on one log) are kept once per request id.
 from __future__ import annotations
 
 import tempfile
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -44,6 +45,7 @@ from mlops_template.monitoring.segments import (
     Kind,
     LogSourceError,
     S3Store,
+    check_top,
     connect_readonly,
     iter_segments,
     open_store,
@@ -120,7 +122,7 @@ def _read_sqlite(path: Path, start: datetime, end: datetime) -> dict[Kind, pa.Ta
         ).fetchall()
         feedback = connection.execute(
             "SELECT id, request_id, label, received_at FROM feedback WHERE received_at >= ?",
-            (_log_text(start - LABEL_CLOCK_MARGIN),),
+            (_log_text(labels_from_time(start)),),
         ).fetchall()
     finally:
         connection.close()
@@ -136,23 +138,35 @@ def _segment_files(
             f"{store.root}: no such directory (rule: a SQLite log file, a directory of segments or s3://bucket/prefix)"
         )
         raise LogSourceError(msg)
+    check_top(store)
+    # A segment's rows are before its folder's date + 2 days (segments.one_segment): the window's rows
+    # are in the folders from the day before its first date to its last date; labels, from the day
+    # before the earliest label time that can belong to the window on.
+    first, last = start.date() - timedelta(days=1), (end - timedelta(microseconds=1)).date()
+    labels_from = (start - LABEL_CLOCK_MARGIN).date() - timedelta(days=1)
+    wanted_days: dict[Kind, Callable[[date], bool]] = {
+        "predictions": lambda day: first <= day <= last,
+        "feedback": lambda day: day >= labels_from,
+    }
     chosen: dict[Kind, list[Path]] = {kind: [] for kind in KINDS}
-    for key, name in iter_segments(store):
-        after = name.latest + timedelta(seconds=1)  # every row of the segment is before this
-        if name.kind == "predictions":
-            wanted = name.earliest < end and after > start
-        else:
-            wanted = after > start - LABEL_CLOCK_MARGIN
-        if not wanted:
-            continue
-        if isinstance(store, DirectoryStore):
-            local = store.root / key
-        else:
-            local = scratch / f"{len(chosen['predictions']) + len(chosen['feedback'])}.parquet"
-            store.fetch(key, local)
-        _check_segment(local, name.kind, store.location(key))
-        chosen[name.kind].append(local)
+    for kind in KINDS:
+        for key, name in iter_segments(store, kind, wanted_days[kind]):
+            after = name.latest + timedelta(seconds=1)  # every row of the segment is before this
+            wanted = name.earliest < end and after > start if kind == "predictions" else after > labels_from_time(start)
+            if not wanted:
+                continue
+            if isinstance(store, DirectoryStore):
+                local = store.root / key
+            else:
+                local = scratch / f"{len(chosen['predictions']) + len(chosen['feedback'])}.parquet"
+                store.fetch(key, local)
+            _check_segment(local, kind, store.location(key))
+            chosen[kind].append(local)
     return chosen
+
+
+def labels_from_time(start: datetime) -> datetime:
+    return start - LABEL_CLOCK_MARGIN
 
 
 def _check_segment(path: Path, kind: Kind, location: str) -> None:

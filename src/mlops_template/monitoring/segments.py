@@ -7,7 +7,7 @@ process never imports this module: pyarrow and boto3 stay out of the serving ima
 
 Layout, under the destination's prefix (one key per segment, never rewritten):
 
-    <kind>/replica=<replica>/log=<log id>/<first rowid>-<last rowid>.<first time>-<last time>.parquet
+    <kind>/date=<date>/replica=<replica>/log=<log id>/<first rowid>-<last rowid>.<first time>-<last time>.parquet
 
 - kind: `predictions` or `feedback`, the two tables of the SQLite log, with their columns and a
   `rowid` (predictions) / `id` (feedback) column; Parquet metadata names the segment format.
@@ -18,14 +18,18 @@ Layout, under the destination's prefix (one key per segment, never rewritten):
   are serialised, so a row committed later always has a larger rowid than any row a reader has seen.
   "Every row after rowid N" is therefore a complete, gap-free watermark (the log is append-only; a
   VACUUM could renumber it, so the log must not be vacuumed).
-- times: the segment's earliest and latest `created_at` / `received_at` (whole seconds, floored), so
-  the reader opens only the segments that can hold its window.
+- date and times: the UTC date of the segment's earliest row, and its earliest and latest
+  `created_at` / `received_at` (whole seconds, floored). A segment ends before the first row dated
+  after its first row's date (or more than a day before it), so all its rows are before its date + 2
+  days: a reader lists only the date folders that can hold its window (a week's window: 9 listings,
+  however long the log has run) and opens only the segments whose times meet the window.
 
-The watermark is the store itself: on start the shipper lists its own replica/log prefix and
-continues after the largest last rowid there. There is no separate watermark file, so there is no
-moment between "segment uploaded" and "watermark saved" in which a kill could duplicate or lose rows:
-the upload is the commit. A segment's name is decided by its rows, and the rows of one
-rowid range never change, so a retried upload writes the same object. Should two shippers run for
+The watermark is the store itself: on start the shipper lists its own replica/log folders (in
+the date folders from its log's earliest date on) and continues after the largest last rowid
+there. There is no separate watermark file, so there is no moment between "segment uploaded" and
+"watermark saved" in which a kill could duplicate or lose rows: the upload is the commit. A
+segment's name is decided by its rows, and the rows of one rowid range never change, so a retried
+upload writes the same object. Should two shippers run for
 one log anyway (a misconfiguration), their overlapping segments only repeat rows, and the reader
 keeps one row per request id.
 
@@ -46,9 +50,9 @@ import sqlite3
 import sys
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import urlparse
@@ -70,7 +74,8 @@ DEFAULT_INTERVAL_SECONDS = 300.0
 _TIME_FORMAT = "%Y%m%dT%H%M%SZ"
 _REPLICA = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 SEGMENT_KEY = re.compile(
-    r"(?P<kind>predictions|feedback)/replica=(?P<replica>[A-Za-z0-9][A-Za-z0-9._-]{0,62})/log=(?P<log>[0-9a-f]{16})/"
+    r"(?P<kind>predictions|feedback)/date=(?P<date>\d{4}-\d{2}-\d{2})/"
+    r"replica=(?P<replica>[A-Za-z0-9][A-Za-z0-9._-]{0,62})/log=(?P<log>[0-9a-f]{16})/"
     r"(?P<first>\d{12})-(?P<last>\d{12})\.(?P<tmin>\d{8}T\d{6}Z)-(?P<tmax>\d{8}T\d{6}Z)\.parquet"
 )
 _UTC_US = pa.timestamp("us", tz="UTC")
@@ -129,9 +134,15 @@ class SegmentName:
     @property
     def key(self) -> str:
         times = f"{self.earliest.strftime(_TIME_FORMAT)}-{self.latest.strftime(_TIME_FORMAT)}"
-        return (
-            f"{self.kind}/replica={self.replica}/log={self.log_id}/{self.first:012d}-{self.last:012d}.{times}.parquet"
-        )
+        return f"{self.folder}/{self.first:012d}-{self.last:012d}.{times}.parquet"
+
+    @property
+    def folder(self) -> str:
+        return folder(self.kind, self.earliest.date(), self.replica, self.log_id)
+
+
+def folder(kind: Kind, day: date, replica: str, identity: str) -> str:
+    return f"{kind}/date={day.isoformat()}/replica={replica}/log={identity}"
 
 
 def parse_key(key: str) -> SegmentName | None:
@@ -145,7 +156,7 @@ def parse_key(key: str) -> SegmentName | None:
     except ValueError:
         return None
     first, last = int(found["first"]), int(found["last"])
-    if first > last or earliest > latest:
+    if first > last or earliest > latest or found["date"] != earliest.date().isoformat():
         return None
     return SegmentName(kind, found["replica"], found["log"], first, last, earliest, latest)
 
@@ -165,6 +176,7 @@ class SegmentStore(Protocol):
 
     def put(self, key: str, data: bytes) -> None: ...
     def list_keys(self, under: str = "") -> list[str]: ...
+    def list_folder(self, under: str) -> tuple[list[str], list[str]]: ...
     def fetch(self, key: str, target: Path) -> None: ...
     def location(self, key: str) -> str: ...
 
@@ -210,6 +222,15 @@ class DirectoryStore:
             if path.is_file() and not any(part.startswith(".") for part in relative.parts):
                 found.append(relative.as_posix())
         return sorted(found)
+
+    def list_folder(self, under: str) -> tuple[list[str], list[str]]:
+        """The sub-folder names and the file keys directly under `under` (hidden names skipped)."""
+        base = self.root / under if under else self.root
+        entries = sorted(base.iterdir()) if base.is_dir() else []
+        shown = [path for path in entries if not path.name.startswith(".")]
+        return [p.name for p in shown if p.is_dir()], [
+            p.relative_to(self.root).as_posix() for p in shown if p.is_file()
+        ]
 
     def fetch(self, key: str, target: Path) -> None:
         target.write_bytes((self.root / key).read_bytes())
@@ -264,6 +285,23 @@ class S3Store:
             return sorted(item["Key"][strip:] for page in pages for item in page.get("Contents", []))
 
         found: list[str] = self._call("list", under or "", listing)
+        return found
+
+    def list_folder(self, under: str) -> tuple[list[str], list[str]]:
+        """The "sub-folder" names (common prefixes) and the object keys directly under `under`."""
+        start = f"{self._full(under).rstrip('/')}/" if under else (f"{self.prefix}/" if self.prefix else "")
+
+        def listing() -> tuple[list[str], list[str]]:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=start, Delimiter="/"
+            )
+            folders, keys, strip = [], [], len(self.prefix) + 1 if self.prefix else 0
+            for page in pages:
+                folders += [item["Prefix"][len(start) :].rstrip("/") for item in page.get("CommonPrefixes", [])]
+                keys += [item["Key"][strip:] for item in page.get("Contents", [])]
+            return sorted(folders), sorted(keys)
+
+        found: tuple[list[str], list[str]] = self._call("list", under, listing)
         return found
 
     def fetch(self, key: str, target: Path) -> None:
@@ -354,6 +392,21 @@ def rows_after(connection: sqlite3.Connection, kind: Kind, after: int, limit: in
     return connection.execute(sql, (after, limit)).fetchall()
 
 
+def one_segment(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The leading rows dated on the first row's UTC date or the day before (the rest go to the next segment).
+
+    So every row of a segment is before its earliest row's date + 2 days: a reader finds all the rows
+    of a window in the date folders from the day before the window's first date to its last date.
+    (The day before: rows are in commit order, and several workers stamp times just before committing.)
+    """
+    first = date.fromisoformat(rows[0][3][:10])  # column 3: created_at / received_at, the log's UTC text
+    low, high = (first - timedelta(days=1)).isoformat(), first.isoformat()
+    for n, row in enumerate(rows):
+        if not low <= row[3][:10] <= high:
+            return rows[:n]
+    return rows
+
+
 def _floor_second(value: datetime) -> datetime:
     return value.replace(microsecond=0)
 
@@ -377,14 +430,23 @@ class Shipper:
     max_rows: int = DEFAULT_MAX_ROWS
     _watermarks: dict[tuple[str, Kind], int] = field(default_factory=dict)
 
-    def watermark(self, identity: str, kind: Kind) -> int:
-        """The last rowid of this log already in the store (read from the store once, then kept)."""
+    def watermark(self, connection: sqlite3.Connection, identity: str, kind: Kind) -> int:
+        """The last rowid of this log already in the store (read from the store once, then kept).
+
+        A segment sits under the date of its earliest row, so this log's segments are in the date
+        folders from its earliest row's date on: one listing of the dates, one per date from there.
+        """
         if (identity, kind) not in self._watermarks:
-            under = f"{kind}/replica={self.replica}/log={identity}"
-            if isinstance(self.store, DirectoryStore):
-                self.store.remove_unfinished(under)
-            names = [parse_key(key) for key in self.store.list_keys(under)]
-            self._watermarks[identity, kind] = max((name.last for name in names if name is not None), default=0)
+            (earliest,) = connection.execute(f"SELECT min({_TIME_COLUMN[kind]}) FROM {kind}").fetchone()  # noqa: S608
+            last = 0
+            if earliest is not None:
+                for day in date_folders(self.store, kind, lambda day: day >= date.fromisoformat(earliest[:10])):
+                    under = folder(kind, day, self.replica, identity)
+                    if isinstance(self.store, DirectoryStore):
+                        self.store.remove_unfinished(under)
+                    names = [parse_key(key) for key in self.store.list_keys(under)]
+                    last = max([last, *(name.last for name in names if name is not None)])
+            self._watermarks[identity, kind] = last
         return self._watermarks[identity, kind]
 
     def ship_once(self) -> ShipResult:
@@ -396,8 +458,8 @@ class Shipper:
             if identity is None:
                 return result
             for kind in KINDS:
-                while rows := rows_after(connection, kind, self.watermark(identity, kind), self.max_rows):
-                    result.segments.append(self._upload(identity, kind, rows))
+                while rows := rows_after(connection, kind, self.watermark(connection, identity, kind), self.max_rows):
+                    result.segments.append(self._upload(identity, kind, one_segment(rows)))
                     result.rows[kind] += len(rows)
         finally:
             connection.close()
@@ -481,14 +543,48 @@ def main(argv: list[str] | None = None) -> int:
     return run_guarded(lambda: _ship(args), f"log {args.command}")
 
 
-def iter_segments(store: DirectoryStore | S3Store) -> Iterator[tuple[str, SegmentName]]:
-    """Every key under the store's prefix with its segment name; a key that names none is refused."""
-    for key in store.list_keys():
-        name = parse_key(key)
-        if name is None:
-            msg = (
-                f"{store.location(key)}: not a prediction log segment (rule: only "
-                "<kind>/replica=<id>/log=<id>/<first>-<last>.<time>-<time>.parquet under the log's prefix)"
-            )
-            raise LogSourceError(msg)
-        yield key, name
+_LAYOUT = "rule: only <kind>/date=<date>/replica=<id>/log=<id>/<first>-<last>.<time>-<time>.parquet under the prefix"
+
+
+def _foreign(store: DirectoryStore | S3Store, key: str) -> LogSourceError:
+    return LogSourceError(f"{store.location(key)}: not a prediction log segment ({_LAYOUT})")
+
+
+def check_top(store: DirectoryStore | S3Store) -> None:
+    """The prefix holds the two kinds' folders and nothing else."""
+    folders, files = store.list_folder("")
+    if files:
+        raise _foreign(store, files[0])
+    for name in folders:
+        if name not in KINDS:
+            raise _foreign(store, f"{name}/")
+
+
+def date_folders(store: DirectoryStore | S3Store, kind: Kind, wanted: Callable[[date], bool]) -> list[date]:
+    """The dates of `kind`'s date folders that `wanted` keeps; anything else in `kind/` is refused."""
+    folders, files = store.list_folder(kind)
+    if files:
+        raise _foreign(store, files[0])
+    days = []
+    for name in folders:
+        try:
+            day = date.fromisoformat(name.removeprefix("date="))
+        except ValueError:
+            day = None
+        if not name.startswith("date=") or day is None or day.isoformat() != name[5:]:
+            raise _foreign(store, f"{kind}/{name}/")
+        if wanted(day):
+            days.append(day)
+    return days
+
+
+def iter_segments(
+    store: DirectoryStore | S3Store, kind: Kind, wanted: Callable[[date], bool]
+) -> Iterator[tuple[str, SegmentName]]:
+    """Every segment of `kind` in the date folders `wanted` keeps; a key there that names none is refused."""
+    for day in date_folders(store, kind, wanted):
+        for key in store.list_keys(f"{kind}/date={day.isoformat()}"):
+            name = parse_key(key)
+            if name is None or name.kind != kind:
+                raise _foreign(store, key)
+            yield key, name

@@ -20,12 +20,14 @@ from mlops_template.monitoring.segments import (
     LogSourceError,
     SegmentName,
     Shipper,
+    one_segment,
     parse_key,
 )
 from tests.prediction_logs import Writer, fill, prediction_rows
 
 T0 = datetime(2026, 11, 16, tzinfo=UTC)  # a Monday
 WEEK = timedelta(days=7)
+DAY = timedelta(days=1)
 
 
 def sqlite_rows(path: Path, sql: str) -> list[tuple[object, ...]]:
@@ -271,3 +273,34 @@ def test_the_ship_command_refuses_a_bad_replica_id_in_one_line(
     assert capsys.readouterr().err.strip().splitlines() == [refused + "starting alphanumeric)"]
     assert main(["log", "ship", "--log", str(two_logs[0]), "--to", str(tmp_path), "--replica", "api-0"]) == 0
     assert "shipped 300 prediction(s) and 150 label(s) in 2 segment(s)" in capsys.readouterr().out
+
+
+def test_segments_end_at_midnight_and_a_window_across_it_reads_whole(tmp_path: Path) -> None:
+    evening = T0 + timedelta(hours=23)
+    fill(tmp_path / "api.sqlite3", seed=4, count=120, first=evening)  # 23:00 to 00:59 the next day
+    keys = ship(tmp_path / "api.sqlite3", tmp_path / "store", "api-0", max_rows=1000)
+    names = [parse_key(key) for key in keys if key.startswith("predictions/")]
+    assert [(n.first, n.last, n.folder.split("/")[1]) for n in names if n] == [
+        (1, 60, "date=2026-11-16"),
+        (61, 120, "date=2026-11-17"),
+    ]
+    for start, end in ((evening, T0 + 2 * DAY), (T0 + DAY, T0 + DAY + timedelta(minutes=5))):
+        pd.testing.assert_frame_equal(
+            read_window(str(tmp_path / "store"), start, end), read_window(str(tmp_path / "api.sqlite3"), start, end)
+        )
+
+
+def test_a_segment_keeps_the_day_before_its_first_row_but_not_the_day_after_or_earlier() -> None:
+    def row(day: str) -> tuple[object, ...]:
+        return (1, "r", "b", f"{day}T23:59:59.999999Z")
+
+    rows = [row("2026-11-17"), row("2026-11-16"), row("2026-11-17"), row("2026-11-18"), row("2026-11-17")]
+    assert one_segment(rows) == rows[:3]
+    assert one_segment([row("2026-11-17"), row("2026-11-15")]) == [row("2026-11-17")]
+
+
+def test_a_folder_that_is_no_date_is_refused_by_name(two_logs: tuple[Path, Path], tmp_path: Path) -> None:
+    ship(two_logs[0], tmp_path, "api-0")
+    (tmp_path / "predictions" / "2026-11-16").mkdir()
+    with pytest.raises(LogSourceError, match=r"predictions/2026-11-16/?: not a prediction log segment"):
+        read_window(str(tmp_path), T0, T0 + WEEK)
