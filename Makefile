@@ -17,7 +17,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps run data repro metrics test test-fast lint format bench bench-serve bench-monitor image rename clean
+.PHONY: help install system-deps run data repro metrics test test-fast lint format bench bench-serve bench-monitor loop-plot image rename clean
 
 ## Show this help
 help:
@@ -97,6 +97,13 @@ bench-monitor: install
 ## Make the template yours: make rename NAME=acme-risk [PACKAGE=acme_risk] [DRY_RUN=1] (needs no install)
 rename:
 	PYTHONPATH=src $(PYTHON) -m mlops_template.init --name "$(NAME)" $(if $(PACKAGE),--package "$(PACKAGE)") $(if $(DRY_RUN),--dry-run)
+
+## The closed loop over 8 simulated weeks of the new fraud pattern (~4 min): regenerate docs/loop.svg
+loop-plot: install
+	rm -rf build/loop
+	mlops-template simulate --weeks 8 --scenario new_fraud_pattern --start-week 3 --last-week 2026-W40 --workdir build/loop
+	cp build/loop/simulation/loop.svg docs/loop.svg
+	cp build/loop/simulation/timeline.json docs/loop-timeline.json
 
 ## Remove the environment, pipeline outputs and the local MLflow store (not data/ or .dvc/cache)
 clean:
