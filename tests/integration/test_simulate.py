@@ -55,14 +55,16 @@ def _say(capsys: pytest.CaptureFixture[str], text: str) -> None:
 def test_new_fraud_pattern_is_caught_retrained_promoted_and_recovered(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    drift_week = 2
+    drift_week = 3
     # Strength 2: a small week (3,000 rows) must hold enough of the new pattern to hurt, as 5,000 rows do at 1.
-    arguments = ["--weeks", "5", "--scenario", "new_fraud_pattern", "--start-week", str(drift_week), "--strength", "2"]
+    arguments = ["--weeks", "6", "--scenario", "new_fraud_pattern", "--start-week", str(drift_week), "--strength", "2"]
     timeline, seconds = _simulate(tmp_path, *arguments)
     weeks = timeline["weeks"]
-    _say(capsys, f"simulate new_fraud_pattern, 5 weeks: {seconds:.0f} s; " + _summary(weeks))
-    assert [w["drift_active"] for w in weeks] == [False, True, True, True, True]
+    _say(capsys, f"simulate new_fraud_pattern, 6 weeks: {seconds:.0f} s; " + _summary(weeks))
+    assert [w["drift_active"] for w in weeks] == [False, False, True, True, True, True]
     assert not any(w["alarm"] for w in weeks[: drift_week - 1]), "an alarm before the drift"
+    # Week 2 is judged for real (week 1's labels have arrived) and found quiet: not just "too few labels".
+    assert weeks[1]["monitor"]["status"] == "ok", weeks[1]["monitor"]
     alarms = [w["number"] for w in weeks if w["alarm"]]
     assert alarms, "no alarm after the drift"
     assert alarms[0] - drift_week <= 1, f"first alarm at week {alarms[0]}: more than a week after the onset"
