@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -14,50 +13,29 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 from mlops_template.monitoring.logsource import read_window
 from mlops_template.monitoring.segments import KINDS, LogSourceError, parse_key
+from tests import moto_s3
+from tests.moto_s3 import CREDENTIALS, moto_server
 from tests.prediction_logs import Writer, fill, prediction_rows
-from tests.workspace import VENV_BIN, free_port, offline_prefix
+from tests.workspace import VENV_BIN, offline_prefix
 
 pytestmark = pytest.mark.slow
 
 BUCKET = "prediction-logs"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 T0 = datetime(2026, 11, 16, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    """A moto S3 server on 127.0.0.1 with one bucket, started and stopped here."""
-    port = free_port()
-    server = subprocess.Popen(
-        [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, **CREDENTIALS},
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    pytest.fail("moto_server did not start on 127.0.0.1")
-                time.sleep(0.1)
-        s3(endpoint).create_bucket(Bucket=BUCKET)
+    """A moto S3 server on 127.0.0.1 with the bucket, started and stopped here."""
+    with moto_server(BUCKET) as endpoint:
         yield endpoint
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.fixture
@@ -69,13 +47,7 @@ def s3_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def s3(endpoint: str) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
-    )
+    return moto_s3.client(endpoint)
 
 
 def ship_command(log: Path, prefix: str, endpoint: str, replica: str, *more: str) -> list[str]:

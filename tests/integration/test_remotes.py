@@ -6,58 +6,25 @@ still pulls the default data offline, while `dvc push -r storage` puts it in the
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
-from tests.workspace import GIT_IDENTITY, VENV_BIN, copy_project, free_port, offline_prefix, project_env
+from tests.moto_s3 import CREDENTIALS, client, moto_server
+from tests.workspace import GIT_IDENTITY, copy_project, offline_prefix, project_env
 
 pytestmark = pytest.mark.slow
 
 BUCKET = "team-dvc-store"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    """A moto S3 server on 127.0.0.1, started and stopped by the test."""
-    port = free_port()
-    server = subprocess.Popen(
-        [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, **CREDENTIALS},
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    pytest.fail("moto_server did not start on 127.0.0.1")
-                time.sleep(0.2)
-        boto3.client("s3", endpoint_url=endpoint, **_boto_credentials()).create_bucket(Bucket=BUCKET)
+    """A moto S3 server on 127.0.0.1 with the bucket, started and stopped here."""
+    with moto_server(BUCKET) as endpoint:
         yield endpoint
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def _boto_credentials() -> dict[str, str]:
-    return {
-        "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        "region_name": CREDENTIALS["AWS_DEFAULT_REGION"],
-    }
 
 
 def _run(cwd: Path, *args: str, offline: bool = False) -> subprocess.CompletedProcess[str]:
@@ -71,7 +38,7 @@ def _run(cwd: Path, *args: str, offline: bool = False) -> subprocess.CompletedPr
 
 
 def _objects(endpoint: str) -> set[str]:
-    listed = boto3.client("s3", endpoint_url=endpoint, **_boto_credentials()).list_objects_v2(Bucket=BUCKET)
+    listed = client(endpoint).list_objects_v2(Bucket=BUCKET)
     return {item["Key"] for item in listed.get("Contents", [])}
 
 
