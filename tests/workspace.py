@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 GIT_IDENTITY = ("-c", "user.name=mlops-template tests", "-c", "user.email=tests@example.invalid")
@@ -65,3 +67,13 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def uv_path() -> str:
+    """The uv that `make install` bootstraps (or one on PATH); CI fails without it, a laptop skips."""
+    for candidate in (REPO / ".tools/bin/uv", shutil.which("uv")):
+        if candidate and Path(candidate).exists():
+            return str(candidate)
+    if os.environ.get("CI") == "true":
+        pytest.fail("uv is needed (make install bootstraps it into .tools/)")
+    pytest.skip("uv not found: run `make install`")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.workspace import REPO
+from tests.workspace import REPO, uv_path
 
 pytestmark = pytest.mark.slow
 
@@ -28,15 +27,6 @@ PACKAGE, COMMAND = "mlops_template", "mlops-template"
 TRAINING_STACK = ("pandas", "sklearn", "mlflow", "dvc", "pandera", "joblib", "pyarrow")
 SDIST_ROOT = {"src", "README.md", "pyproject.toml", "PKG-INFO", ".gitignore"}
 SUBCOMMAND = re.compile(r"^ {4}(\S+)")  # argparse lists a subparser's commands 4 spaces in
-
-
-def _uv() -> str:
-    for candidate in (REPO / ".tools/bin/uv", shutil.which("uv")):
-        if candidate and Path(candidate).exists():
-            return str(candidate)
-    if os.environ.get("CI") == "true":
-        pytest.fail("uv is needed (make install bootstraps it into .tools/)")
-    pytest.skip("uv not found: run `make install`")
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -55,9 +45,9 @@ def _run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    _run(_uv(), "build", "--sdist", "--out-dir", str(out), str(REPO), cwd=out)
+    _run(uv_path(), "build", "--sdist", "--out-dir", str(out), str(REPO), cwd=out)
     (sdist,) = out.glob("*.tar.gz")
-    _run(_uv(), "build", "--wheel", "--out-dir", str(out), str(sdist), cwd=out)  # the sdist is enough
+    _run(uv_path(), "build", "--wheel", "--out-dir", str(out), str(sdist), cwd=out)  # the sdist is enough
     return out
 
 
@@ -66,7 +56,7 @@ def _venv(dist: Path, target: Path, *flags: str) -> Path:
     python = str(Path(sys.base_prefix) / "bin" / "python3")
     env = _env(UV_PROJECT_ENVIRONMENT=str(target))
     _run(
-        _uv(),
+        uv_path(),
         "sync",
         "-q",
         "--frozen",
@@ -79,7 +69,8 @@ def _venv(dist: Path, target: Path, *flags: str) -> Path:
         env=env,
     )
     (wheel,) = dist.glob("*.whl")
-    _run(_uv(), "pip", "install", "-q", "--no-deps", "--python", str(target / "bin" / "python"), str(wheel), cwd=REPO)
+    python = str(target / "bin" / "python")
+    _run(uv_path(), "pip", "install", "-q", "--no-deps", "--python", python, str(wheel), cwd=REPO)
     return target / "bin"
 
 
@@ -158,7 +149,7 @@ def test_the_serve_extra_runs_the_api_without_the_training_stack(dist: Path, tmp
     assert present.stdout.split() == ["fastapi", "onnxruntime"]
     # the image installs this closure and nothing else (scripts/image.py exports `--extra serve`)
     exported = _run(
-        _uv(), "export", "--frozen", "--no-dev", "--extra", "serve", "--no-emit-project", "--no-hashes", cwd=REPO
+        uv_path(), "export", "--frozen", "--no-dev", "--extra", "serve", "--no-emit-project", "--no-hashes", cwd=REPO
     ).stdout
     assert not {name for name in TRAINING_STACK if re.search(rf"^{name}==", exported, re.MULTILINE)}
     assert '"--extra", "serve"' in (REPO / "scripts" / "image.py").read_text(encoding="utf-8")

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from mlops_template import init
-from tests.workspace import REPO, VENV_BIN, copy_project
+from tests.workspace import REPO, VENV_BIN, copy_project, uv_path
 
 # A project made from the template has nothing left to rename (init refuses it): these tests are the template's.
 pytestmark = pytest.mark.skipif(
@@ -27,15 +27,6 @@ pytestmark = pytest.mark.skipif(
 )
 NAME, PACKAGE = "acme-credit-risk", "acme_credit"  # the package differs from the name on purpose
 OLD_SPELLINGS = re.compile(r"mlops[-_ ]?template", re.IGNORECASE)
-
-
-def _uv() -> str:
-    for candidate in (REPO / ".tools/bin/uv", shutil.which("uv")):
-        if candidate and Path(candidate).exists():
-            return str(candidate)
-    if os.environ.get("CI") == "true":
-        pytest.fail("uv is needed (make install bootstraps it into .tools/)")
-    pytest.skip("uv not found: run `make install`")
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -159,7 +150,7 @@ def test_the_lock_still_matches_and_the_layer_contract_still_holds(renamed: tupl
     root, _ = renamed
     lock = (root / "uv.lock").read_text(encoding="utf-8")
     assert f'name = "{NAME}"\nversion = "0.1.0"\nsource = {{ editable = "." }}' in lock
-    _run(root, _uv(), "lock", "--check", "--offline")
+    _run(root, uv_path(), "lock", "--check", "--offline")
     # import-linter reads the renamed root package and contract from the renamed source
     contracts = _run(root, str(VENV_BIN / "lint-imports"), "--no-cache", env=_env(PYTHONPATH=str(root / "src")))
     assert "KEPT" in contracts
@@ -168,7 +159,7 @@ def test_the_lock_still_matches_and_the_layer_contract_still_holds(renamed: tupl
 
 def test_the_image_installs_the_renamed_wheel(renamed: tuple[Path, str], tmp_path: Path) -> None:
     root, _ = renamed
-    _run(root, _uv(), "build", "--wheel", "--offline", "--out-dir", str(tmp_path), timeout=300)
+    _run(root, uv_path(), "build", "--wheel", "--offline", "--out-dir", str(tmp_path), timeout=300)
     (wheel,) = tmp_path.glob("*.whl")
     globs = re.findall(r"/wheels/(\S+\.whl)", (root / "Dockerfile").read_text(encoding="utf-8"))
     assert globs
@@ -288,7 +279,7 @@ def test_invalid_names_are_refused_naming_the_rule(clone: Path, args: list[str],
 def test_the_renamed_copy_installs_and_passes_the_fast_tier(pristine: Path, tmp_path: Path) -> None:
     root = tmp_path / "project"
     _run(tmp_path, "git", "clone", "-q", str(pristine), str(root))
-    uv = _uv()
+    uv = uv_path()
     (root / ".tools" / "bin").mkdir(parents=True)  # the Makefile's uv, as `make install` bootstraps it
     (root / ".tools" / "bin" / "uv").symlink_to(uv)
     _run(root, "make", "install")  # a user renames after the first `make run`: .venv holds the template
