@@ -69,7 +69,7 @@ COPY --from=builder /model /opt/model
 # the commit's time, not the clock's: the same commit and model give the same labels.
 ARG SOURCE="" REVISION=unknown CREATED=1970-01-01T00:00:00Z VERSION=0.0.0 MODEL_VERSION=unknown DATA_VERSION=unknown
 LABEL org.opencontainers.image.title="mlops-template" \
-      org.opencontainers.image.description="Fraud-risk scoring API serving the exported ONNX model" \
+      org.opencontainers.image.description="Scoring API serving the exported ONNX model (see its model card)" \
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.revision="${REVISION}" \
