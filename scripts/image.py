@@ -65,8 +65,9 @@ def uv_command() -> str:
 
 
 def pip_command() -> list[str]:
-    """A pip to download with: the project venv has none (uv manages it), the Makefile's python3 has."""
-    for python in (sys.executable, shutil.which("python3")):
+    """A pip to download with: the project venv has none (uv manages it); the Makefile's .tools/ venv
+    (made with `python3 -m venv` to install uv) has one, and so may the python3 on PATH outside make."""
+    for python in (sys.executable, str(REPO / ".tools/bin/python"), shutil.which("python3")):
         if (
             python
             and subprocess.run([python, "-m", "pip", "--version"], capture_output=True, check=False).returncode == 0

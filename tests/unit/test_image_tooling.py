@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -85,3 +87,13 @@ def test_the_image_test_fails_in_ci_and_skips_elsewhere_without_its_tools(
     monkeypatch.setenv("CI", ci)
     with pytest.raises(outcome, match=r"docker\.io are not installed.*make system-deps"):
         docker_engine.require_tools()
+
+
+def test_a_pip_is_found_under_makes_path_where_python3_is_the_project_venv(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `make test` puts .venv/bin first on PATH, and uv's venv has no pip: the .tools/ venv's python has one.
+    venv_bin = Path(sys.executable).parent
+    monkeypatch.setattr(sys, "executable", str(venv_bin / "python"))
+    monkeypatch.setenv("PATH", str(venv_bin))
+    found = image.pip_command()
+    assert found[1:] == ["-m", "pip"]
+    assert subprocess.run([*found, "--version"], capture_output=True, check=False).returncode == 0
