@@ -67,13 +67,12 @@ def uv_command() -> str:
 def pip_command() -> list[str]:
     """A pip to download with: the project venv has none (uv manages it); the Makefile's .tools/ venv
     (made with `python3 -m venv` to install uv) has one, and so may the python3 on PATH outside make."""
-    for python in (sys.executable, str(REPO / ".tools/bin/python"), shutil.which("python3")):
-        if (
-            python
-            and subprocess.run([python, "-m", "pip", "--version"], capture_output=True, check=False).returncode == 0
-        ):
+    candidates = (sys.executable, str(REPO / ".tools/bin/python"), shutil.which("python3"))
+    for python in (c for c in candidates if c and Path(c).is_file()):
+        if subprocess.run([python, "-m", "pip", "--version"], capture_output=True, check=False).returncode == 0:
             return [python, "-m", "pip"]
-    raise ImageBuildError("no python with pip found to download the wheels (python3 -m pip)")
+    tried = ", ".join(c for c in candidates if c)
+    raise ImageBuildError(f"no python with pip found to download the wheels (tried {tried}): run `make install`")
 
 
 def platform_tags(machine: str | None = None) -> list[str]:

@@ -89,11 +89,29 @@ def test_the_image_test_fails_in_ci_and_skips_elsewhere_without_its_tools(
         docker_engine.require_tools()
 
 
-def test_a_pip_is_found_under_makes_path_where_python3_is_the_project_venv(monkeypatch: pytest.MonkeyPatch) -> None:
-    # `make test` puts .venv/bin first on PATH, and uv's venv has no pip: the .tools/ venv's python has one.
+def _under_makes_path(monkeypatch: pytest.MonkeyPatch, repo: Path) -> None:
+    # `make test` puts .venv/bin first on PATH, and uv's venv has no pip: python3 there is no help.
     venv_bin = Path(sys.executable).parent
     monkeypatch.setattr(sys, "executable", str(venv_bin / "python"))
     monkeypatch.setenv("PATH", str(venv_bin))
+    monkeypatch.setattr(image, "REPO", repo)
+
+
+def test_a_pip_is_found_in_the_tools_venv_under_makes_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # The Makefile's .tools/ venv (made with `python3 -m venv` to install uv) has pip: here, the base interpreter.
+    base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}"
+    assert subprocess.run([base, "-m", "pip", "--version"], capture_output=True, check=False).returncode == 0
+    (tmp_path / ".tools" / "bin").mkdir(parents=True)
+    (tmp_path / ".tools" / "bin" / "python").symlink_to(base)
+    _under_makes_path(monkeypatch, tmp_path)
     found = image.pip_command()
-    assert found[1:] == ["-m", "pip"]
+    assert found == [str(tmp_path / ".tools" / "bin" / "python"), "-m", "pip"]
     assert subprocess.run([*found, "--version"], capture_output=True, check=False).returncode == 0
+
+
+def test_no_pip_anywhere_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # A .tools/ with only uv in it (no python) is skipped, not a FileNotFoundError.
+    (tmp_path / ".tools" / "bin").mkdir(parents=True)
+    _under_makes_path(monkeypatch, tmp_path)
+    with pytest.raises(image.ImageBuildError, match=r"no python with pip found .*\.tools/bin/python.*make install"):
+        image.pip_command()
