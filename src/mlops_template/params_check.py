@@ -6,7 +6,13 @@ that read these keys (featurize, evaluate) refuse the same mistakes with the sam
 
 from __future__ import annotations
 
-from mlops_template.config import FeaturizeParams, LogisticRegressionParams, Params, SimulatedSourceParams
+from mlops_template.config import (
+    FeaturizeParams,
+    LogisticRegressionParams,
+    MonitorDriftParams,
+    Params,
+    SimulatedSourceParams,
+)
 from mlops_template.data.contract_spec import ContractSpec
 
 # A slice groups test rows by a column's values: a categorical input, or any column with a finite
@@ -57,14 +63,47 @@ def slice_problems(slices: tuple[str, ...], contract: ContractSpec) -> list[str]
     return problems
 
 
+def simulated_source_problem(
+    params: Params, contract: ContractSpec, default: ContractSpec, contract_source: str
+) -> str | None:
+    """Why the simulated source cannot feed `contract` (None: it can, or the source is not simulated)."""
+    if not isinstance(params.source, SimulatedSourceParams) or contract == default:
+        return None
+    return (
+        f"source.kind: 'simulated' generates the template's {default.name!r} rows, but {contract_source} "
+        f"declares {contract.name!r} (rule: with your own contract, use source.kind: files)"
+    )
+
+
+def drift_problems(drift: MonitorDriftParams, contract: ContractSpec) -> list[str]:
+    """`monitor.drift` names model inputs: trending ones numeric, ignored ones any input."""
+    problems = []
+    numeric, inputs = contract.by_role("numeric"), contract.by_role("numeric", "categorical")
+    names = {column.name for column in contract.columns}
+    for name in drift.trending:
+        where = f"monitor.drift.trending: {name!r}"
+        if name not in names:
+            problems.append(f"{where} is not a column of the contract (numeric inputs: {list(numeric)})")
+        elif name not in numeric:
+            role = contract.column(name).role
+            problems.append(f"{where} is a {role} column (rule: a trending input is a numeric input: {list(numeric)})")
+    for name in drift.ignored:
+        where = f"monitor.drift.ignored: {name!r}"
+        if name not in inputs:
+            problems.append(f"{where} is not a model input of the contract (inputs: {list(inputs)})")
+    return problems
+
+
 def problems(params: Params, contract: ContractSpec, default: ContractSpec, contract_source: str) -> list[str]:
     """Every mistake in `params` against `contract`, one line each (empty: params and contract agree)."""
-    found = [*featurize_problems(params.featurize, contract), *slice_problems(params.evaluate.slices, contract)]
-    if isinstance(params.source, SimulatedSourceParams) and contract != default:
-        found.append(
-            f"source.kind: 'simulated' generates the template's {default.name!r} rows, but {contract_source} "
-            f"declares {contract.name!r} (rule: with your own contract, use source.kind: files)"
-        )
+    found = [
+        *featurize_problems(params.featurize, contract),
+        *slice_problems(params.evaluate.slices, contract),
+        *drift_problems(params.monitor.drift, contract),
+    ]
+    refusal = simulated_source_problem(params, contract, default, contract_source)
+    if refusal:
+        found.append(refusal)
     nullable = [c.name for c in contract.columns if c.role == "numeric" and c.nullable]
     if (
         params.featurize.numeric.impute == "none"

@@ -55,6 +55,12 @@ def _numeric(**values: Any) -> dict[str, Any]:
     return raw
 
 
+def _drift(**values: Any) -> dict[str, Any]:
+    raw = shipped_params_dict()
+    raw["monitor"]["drift"].update(values)
+    return raw
+
+
 CASES: dict[str, tuple[Callable[[], dict[str, Any]], Callable[[], dict[str, Any] | None], list[str]]] = {
     "a slice that is no column": (
         lambda: _edit(evaluate={"slices": ["channel", "chanel"]}),
@@ -88,6 +94,21 @@ CASES: dict[str, tuple[Callable[[], dict[str, Any]], Callable[[], dict[str, Any]
             "source.kind: 'simulated' generates the template's 'card_transactions' rows, but ",
             "declares 'loan_applications' (rule: with your own contract, use source.kind: files)",
         ],
+    ),
+    "a trending input that is no column": (
+        lambda: _drift(trending={"account_age": 1.0}),
+        lambda: None,
+        ["monitor.drift.trending: 'account_age' is not a column of the contract (numeric inputs: ['amount',"],
+    ),
+    "a trending input that is not numeric": (
+        lambda: _drift(trending={"channel": 1.0}),
+        lambda: None,
+        ["monitor.drift.trending: 'channel' is a categorical column (rule: a trending input is a numeric input"],
+    ),
+    "an ignored drift input that is no model input": (
+        lambda: _drift(ignored=["is_fraud"]),
+        lambda: None,
+        ["monitor.drift.ignored: 'is_fraud' is not a model input of the contract (inputs: ['amount',"],
     ),
     "no imputation for a linear model": (
         lambda: {**_numeric(impute="none"), "train": {"model": {"kind": "logistic_regression"}}},

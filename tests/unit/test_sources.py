@@ -9,12 +9,15 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from mlops_template import cli
 from mlops_template.config import Params, parse_params
 from mlops_template.data import schema
 from mlops_template.data.sources import batch_files, generate_history, next_batch, read_batch
 from mlops_template.data.sources.simulated import generate_week
 from mlops_template.errors import DataContractError, NoNewBatchError, SourceError
-from tests.conftest import small_params_dict
+from tests.conftest import small_params_dict, write_params
+
+EXAMPLE_CONTRACT = Path(__file__).resolve().parents[2] / "examples" / "loan_applications" / "contract.yaml"
 
 
 def _file_params(path: str) -> Params:
@@ -173,3 +176,25 @@ def test_next_simulated_week_waits_until_the_week_is_over(data_dir: Path, small_
 def test_generate_history_refuses_weeks_in_the_future(tmp_path: Path, small_params: Params) -> None:
     with pytest.raises(DataContractError, match=r"2026-W36.csv: \d+ of \d+ rows have event times in the future"):
         generate_history(small_params, tmp_path / "data", weeks=3, now=pd.Timestamp("2026-09-02T00:00:00Z"))
+
+
+@pytest.mark.parametrize("command", [["data", "generate", "--weeks", "2"], ["data", "next-batch"]])
+def test_the_simulator_refuses_to_write_for_another_contract(
+    tmp_path: Path, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a project with its own contract that still says source.kind: simulated
+    params = write_params(tmp_path / "params.yaml", small_params_dict())
+    previous = schema.use(EXAMPLE_CONTRACT)
+    try:
+        # When a data command runs
+        code = cli.main([*command, "--params", str(params), "--data", str(tmp_path / "data")])
+    finally:
+        schema.use(previous)
+    # Then it is one line naming the key and the rule, and nothing lands in data/
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1, err
+    assert "source.kind: 'simulated' generates the template's 'card_transactions' rows" in err
+    assert f"but {EXAMPLE_CONTRACT} declares 'loan_applications'" in err
+    assert "rule: with your own contract, use source.kind: files" in err
+    assert not (tmp_path / "data").exists()

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlops_template import io
+from mlops_template import io, params_check
 from mlops_template.config import FileSourceParams, Params, SimulatedSourceParams
-from mlops_template.data import schema
+from mlops_template.data import contract_spec, schema
 from mlops_template.data.sources import event_time
 from mlops_template.data.sources.simulated import simulate_batch
 from mlops_template.data.weeks import WEEK_PATTERN, shift_week, weeks_between
@@ -104,6 +104,15 @@ def _refuse_if_nothing_new(raw: pd.DataFrame, source: str, data_dir: Path) -> No
         raise NoNewBatchError(msg)
 
 
+def _refuse_simulated_with_another_contract(params: Params) -> None:
+    """The simulator writes the template's rows: with a contract of your own it would write a foreign batch."""
+    why = params_check.simulated_source_problem(
+        params, schema.active(), contract_spec.default_contract(), str(schema.SOURCE)
+    )
+    if why is not None:
+        raise SourceError(why)
+
+
 def _simulated_weeks(data_dir: Path) -> list[str]:
     if not data_dir.is_dir():
         return []
@@ -157,6 +166,7 @@ def next_batch(params: Params, data_dir: Path, now: dt.datetime | pd.Timestamp |
     source, share, clock = params.source, params.ingest.max_rejected_share, event_time.as_utc(now)
     if isinstance(source, FileSourceParams):
         return _next_file(source, data_dir, share, clock)
+    _refuse_simulated_with_another_contract(params)
     weeks = _simulated_weeks(data_dir)
     week = shift_week(weeks[-1], 1) if weeks else source.first_week
     end = event_time.week_bounds(week)[1]
@@ -175,6 +185,7 @@ def generate_history(
     if not isinstance(source, SimulatedSourceParams):
         msg = f"source.kind={source.kind!r}: only the simulated source can generate a history"
         raise SourceError(msg)
+    _refuse_simulated_with_another_contract(params)
     last = shift_week(source.first_week, weeks - 1)
     labels = weeks_between(source.first_week, last)
     share, clock = params.ingest.max_rejected_share, event_time.as_utc(now)
