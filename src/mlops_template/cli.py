@@ -164,8 +164,34 @@ def _check_params(path: Path, contract: Path | None) -> None:
     )
 
 
+# The extra that brings each third-party module a command may need beyond the core.
+EXTRA_OF_MODULE = {
+    **dict.fromkeys(("pandas", "pandera", "pyarrow", "sklearn", "scipy", "joblib", "dvc", "mlflow", "onnx"), "train"),
+    **dict.fromkeys(("fastapi", "starlette", "uvicorn", "prometheus_client", "onnxruntime"), "serve"),
+    **dict.fromkeys(("boto3", "duckdb"), "log"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else argv
+    try:
+        return _dispatch(args_list)
+    except ModuleNotFoundError as exc:
+        # The core install has the CLI, config and params check; the rest comes with an extra.
+        top = (exc.name or "").partition(".")[0]
+        if top not in EXTRA_OF_MODULE:
+            raise
+        extra = "serve" if args_list[:1] == ["serve"] else EXTRA_OF_MODULE[top]
+        command = args_list[0] if args_list else "mlops-template"
+        print(
+            f"error: {command}: needs the {extra!r} extra ({top} is not installed): "
+            f"pip install 'mlops-template[{extra}]'",
+            file=sys.stderr,
+        )
+        return 2
+
+
+def _dispatch(args_list: list[str]) -> int:
     if args_list and args_list[0] == "serve":
         from mlops_template.serving.__main__ import main as serve  # noqa: PLC0415
 

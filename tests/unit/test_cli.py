@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,32 @@ def test_next_batch_with_nothing_new_prints_one_line_and_exits_3(
     assert len(out.strip().splitlines()) == 1
     assert err == ""
     assert sorted(data.iterdir()) == before
+
+
+def _missing(name: str) -> Callable[[str], object]:
+    def import_module(module: str) -> object:
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+    return import_module
+
+
+@pytest.mark.parametrize(("module", "extra"), [("pandas", "train"), ("duckdb", "log"), ("sklearn.base", "train")])
+def test_a_command_without_its_extra_is_one_line_naming_the_extra(
+    module: str, extra: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a core install (the stage's module cannot import its dependency)
+    monkeypatch.setattr(cli.importlib, "import_module", _missing(module))
+    # When a stage runs, then one line says which extra to install
+    assert cli.main(["ingest"]) == 2
+    err = capsys.readouterr().err
+    top = module.partition(".")[0]
+    assert (
+        err
+        == f"error: ingest: needs the {extra!r} extra ({top} is not installed): pip install 'mlops-template[{extra}]'\n"
+    )
+
+
+def test_a_missing_module_that_no_extra_brings_is_a_real_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli.importlib, "import_module", _missing("mlops_template.stages.nope"))
+    with pytest.raises(ModuleNotFoundError, match="nope"):
+        cli.main(["ingest"])

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas only for the vectorised helper: config (and so the CLI's --help) imports this module
+    import pandas as pd
 
 WEEK_PATTERN = r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$"
 _WEEK_RE = re.compile(WEEK_PATTERN)
