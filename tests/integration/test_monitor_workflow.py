@@ -59,6 +59,8 @@ summary = {"status": status, "window": {"start": "2026-11-09T00:00:00Z", "end": 
 (out / "report.html").write_text(f"<html><body>status: {status}</body></html>")
 if breaches:
     print(f"breach: {breaches[0]['kind']}: {breaches[0]['reason']}")
+if status == "insufficient":
+    print("insufficient: performance: 3 labelled positives, fewer than 10")
 sys.exit(verdict["exit"])
 """
 
@@ -136,6 +138,7 @@ def test_a_breach_opens_one_issue_then_updates_it_and_dispatches_a_retrain_each_
         calls = harness.calls("monitor-calls.jsonl")
         assert calls[0][calls[0].index("--log") + 1] == LOG_URI
         assert calls[0][calls[0].index("--profile") + 1] == "reports/reference_profile.json"
+        assert "--profile-from-history" in calls[0]  # a rolled-back model is judged against its own profile
         report = next((harness.artifacts / "monitor-report").rglob("summary.json")).parent  # the stand-in nests dirs
         assert {p.name for p in report.iterdir()} >= {"summary.json", "report.md", "report.html"}
         assert json.loads((report / "summary.json").read_text())["status"] == "breach"
@@ -169,3 +172,6 @@ def test_no_breach_touches_no_issue_and_dispatches_nothing(
     assert len(harness.calls("monitor-calls.jsonl")) == 1
     uploaded = list((harness.artifacts / "monitor-report").rglob("summary.json"))
     assert len(uploaded) == (1 if succeeds else 0)  # a failed monitor (exit 2) wrote no report to upload
+    if code == 5:  # a monitor that cannot judge is a warning on the run, not silence
+        assert "monitor cannot judge" in run.output
+        assert "insufficient: performance: 3 labelled positives, fewer than 10" in run.output

@@ -110,6 +110,17 @@ def test_cml_is_pinned_and_silent_and_the_comment_is_sticky_and_unpublished() ->
     assert report["steps"][0]["with"]["fetch-depth"] == 0
 
 
+def test_the_monitors_dispatch_starts_the_retrain_and_it_reads_the_whole_history() -> None:
+    """The closed loop's one link between two files: a rename on either side would break it silently."""
+    monitor = load(GITHUB / "workflows" / "monitor.yml")
+    retrain = load(GITHUB / "workflows" / "retrain.yml")
+    triggers = retrain.get("on", retrain.get(True))  # YAML 1.1 reads a bare `on` as True
+    assert triggers["repository_dispatch"]["types"] == [monitor["env"]["DISPATCH_EVENT"]]
+    steps = monitor["jobs"]["monitor"]["steps"]
+    assert steps[0]["with"]["fetch-depth"] == 0  # --profile-from-history reads older commits' profiles
+    assert "--profile-from-history" in "\n".join(str(step.get("run", "")) for step in steps)
+
+
 def test_slow_tier_keeps_the_offline_proof() -> None:
     """The slow tier lifts Ubuntu 24.04's user-namespace restriction instead of skipping `unshare -n`."""
     job = load(GITHUB / "workflows" / "ci.yml")["jobs"]["test-slow"]

@@ -31,7 +31,7 @@ from mlops_template import io
 from mlops_template.config import MonitorParams, load_params
 from mlops_template.entrypoint import EXIT_USER_ERROR, configure_logging
 from mlops_template.errors import ConfigError, MlopsTemplateError
-from mlops_template.monitoring import detectors, report
+from mlops_template.monitoring import detectors, history, report
 from mlops_template.monitoring import profile as profiles
 
 logger = logging.getLogger(__name__)
@@ -176,16 +176,27 @@ def run(
     out: Path,
     params: MonitorParams,
     reader: Reader | None = None,
+    params_path: Path | None = None,
 ) -> Outcome:
+    """Judge the window; with `params_path`, against the profile of the version production serves
+    (`history`: the checkout's, else the one committed with that version, and that commit's params)."""
     profile = profiles.load(profile_path)
-    check_params(params, profile)
     if reader is None:
         from mlops_template.monitoring.logsource import read_window  # noqa: PLC0415 (DuckDB only when reading)
 
         reader = read_window
     frame = reader(log, start, end)
+    source = str(profile_path)
+    if params_path is not None and "ts" in frame.columns and "model_version" in frame.columns:
+        version = history.served_version(frame)
+        if version is not None and version != profile.model_version:
+            found = history.find(version, profile_path, params_path)
+            profile, params, source = found.profile, found.params, f"{found.commit[:12]}:{profile_path}"
+            logger.info("model %s serves the window: judged against its profile from commit %s", version, source)
+    check_params(params, profile)
     _check_columns(frame, log, profile)
     outcome = judge(frame, profile=profile, params=params, start=start, end=end)
+    outcome.summary["reference"]["profile"] = source
     io.write_json(out / "summary.json", outcome.summary)
     io.write_text(out / "report.md", report.markdown(outcome.summary, outcome.findings, profile))
     io.write_text(out / "report.html", report.html(outcome.summary, outcome.findings, profile))
@@ -207,6 +218,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", type=Path, required=True, help="directory for summary.json, report.md, report.html")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument(
+        "--profile-from-history",
+        action="store_true",
+        help="judge the version that scored the newest row: when it is not --profile's, use the profile and "
+        "monitor params committed with it (git history; after a rollback production serves an older model)",
+    )
     return parser
 
 
@@ -217,7 +234,14 @@ def main(argv: list[str] | None = None, reader: Reader | None = None) -> int:
         params = load_params(args.params).monitor
         start, end = window_bounds(args.start, args.end, args.weeks, params.window_weeks, datetime.now(UTC))
         outcome = run(
-            log=args.log, profile_path=args.profile, start=start, end=end, out=args.out, params=params, reader=reader
+            log=args.log,
+            profile_path=args.profile,
+            start=start,
+            end=end,
+            out=args.out,
+            params=params,
+            reader=reader,
+            params_path=args.params if args.profile_from_history else None,
         )
     except MlopsTemplateError as exc:
         print(f"error: monitor: {exc}", file=sys.stderr)  # noqa: T201 (the one line a user reads)
