@@ -4,14 +4,16 @@
     python benchmarks/bench_monitor.py --seeds 1001 1002
 
 For each scenario (none, covariate_shift, new_fraud_pattern, prior_shift; strength 1.0, onset
-2026-W50), with seeds other than the tests' (42, 7), weekly batches are generated in process from
-two weeks before the onset to ten weeks after it, scored by the served artifact, and logged as the
-API would log them, labels arriving 2-12 days late. At the end of each week the monitor judges the
-last two weeks (the labels that have arrived by then) against the reference profile of the served
-model's held-out weeks. Reported per scenario: the delay in weeks from the onset week to the first
-alarm (0 = at the end of the onset week), the kinds breached then, and false alarms (any alarm
-before the onset, and every alarm in the no-drift scenario). Beside them, Evidently 0.7.23's
-defaults as measured in the issue (it cannot be installed with this project's pandas).
+2026-W50; and two faults of the upstream feed from the same onset: upstream_missing, 30% of customer
+ages lost, and unit_change, the distance sent in miles), with seeds other than the tests' (42, 7),
+weekly batches are generated in process from two weeks before the onset to ten weeks after it,
+scored by the served artifact, and logged as the API would log them, labels arriving 2-12 days late.
+At the end of each week the monitor judges the last two weeks (the labels that have arrived by then)
+against the reference profile of the served model's held-out weeks. Reported per scenario: the delay
+in weeks from the onset week to the first alarm (0 = at the end of the onset week), the kinds
+breached then, and false alarms (any alarm before the onset, and every alarm in the no-drift
+scenario). Beside them, Evidently 0.7.23's defaults as measured in the issue (it cannot be installed
+with this project's pandas).
 
 Targets (the issue): each harmful change detected within two weekly batches (delay <= 1) and named by
 its kind; no false alarm over ten no-drift weeks. Without models/served, a model is trained in a
@@ -57,11 +59,31 @@ SCENARIOS = {  # scenario -> the kind that names its harm (None: nothing to dete
     "new_fraud_pattern": "performance",
     "prior_shift": "calibration",
 }
+# Faults of the upstream feed rather than of the world (the simulator's scenario: none), applied from
+# the onset to the rows the API receives and scores: the kinds no simulator scenario produces.
+FAULT_SEED = 99
+
+
+def _blank_ages(rows: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """An upstream join starts losing the customer's age for 30% of rows (data quality)."""
+    lost = rng.random(len(rows)) < 0.3
+    return rows.assign(customer_age=rows["customer_age"].astype("Int64").mask(lost))
+
+
+def _distance_in_miles(rows: pd.DataFrame, _rng: np.random.Generator) -> pd.DataFrame:
+    """A client release sends the distance from home in miles, not km (input drift)."""
+    return rows.assign(distance_from_home_km=(rows["distance_from_home_km"] / 1.609344).round(1))
+
+
+FAULTS = {"upstream_missing": _blank_ages, "unit_change": _distance_in_miles}
+SCENARIOS |= {"upstream_missing": "data_quality", "unit_change": "input_drift"}
 EVIDENTLY = {  # Evidently 0.7.23 data-drift preset at its defaults, from the issue (one run, 2 cores)
     "none": "dataset drift 0/10 weeks; account_age_days KS fires 10/10",
     "covariate_shift": "dataset drift 0/10 weeks",
     "new_fraud_pattern": "dataset drift 0/10 weeks (score PSI <= 0.005)",
     "prior_shift": "dataset drift 0/10 weeks",
+    "upstream_missing": "not measured in the issue",
+    "unit_change": "not measured in the issue",
 }
 
 
@@ -130,7 +152,9 @@ def run_scenario(
         raise SystemExit("bench-monitor needs source.kind: simulated (it generates the scenarios' weeks)")
     source = params.source.model_copy(
         update={
-            "drift": params.source.drift.model_copy(update={"scenario": scenario, "start_week": ONSET, "strength": 1.0})
+            "drift": params.source.drift.model_copy(
+                update={"scenario": "none" if scenario in FAULTS else scenario, "start_week": ONSET, "strength": 1.0}
+            )
         }
     )
     first = shift_week(ONSET, -WEEKS_BEFORE - WINDOW_WEEKS + 1)
@@ -139,6 +163,8 @@ def run_scenario(
     found = ScenarioResult(scenario, seed, SCENARIOS[scenario])
     for position, week in enumerate(weeks):
         rows = generate_week(source, seed, week)
+        if scenario in FAULTS and parse_week(week) >= parse_week(ONSET):
+            rows = FAULTS[scenario](rows, np.random.default_rng([FAULT_SEED, seed, parse_week(week).toordinal()]))
         logged[week] = (rows, served_scores(served, rows))
         if position < WINDOW_WEEKS - 1:
             continue
