@@ -203,7 +203,7 @@ def show_week(week: dict[str, object]) -> None:
 def table(results: list[ScenarioResult]) -> str:
     lines = [
         (
-            f"{'scenario':<18}{'seed':>6}  {'expected':<12}{'first alarm':<13}{'delay':>6}  "
+            f"{'scenario':<18}{'seed':>6}  {'expected':<14}{'first alarm':<13}{'delay':>6}  "
             f"{'kinds at first alarm':<34}"
             f"{'false':>6}{'alarms after onset':>20}  target  Evidently 0.7.23 defaults (issue)"
         ),
@@ -213,7 +213,7 @@ def table(results: list[ScenarioResult]) -> str:
         kinds = ", ".join(map(str, first["kinds"])) if first else "-"  # type: ignore[call-overload]
         after = f"{len(r.alarms(after_onset=True))}/{WEEKS_AFTER}"
         lines.append(
-            f"{r.scenario:<18}{r.seed:>6}  {r.expected or '-':<12}{str(first['week']) if first else '-':<13}"
+            f"{r.scenario:<18}{r.seed:>6}  {r.expected or '-':<14}{str(first['week']) if first else '-':<13}"
             f"{'-' if r.delay is None else r.delay:>6}  {kinds:<34}{r.false_alarms:>6}{after:>20}  "
             f"{'met' if r.met else 'MISSED':<6}  {EVIDENTLY[r.scenario]}"
         )
