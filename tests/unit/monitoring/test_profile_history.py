@@ -12,7 +12,7 @@ import pytest
 
 from mlops_template.monitoring import profile as profiles
 from tests.conftest import shipped_params_dict, write_params
-from tests.unit.monitoring.test_monitor_cli import monitor_main
+from tests.unit.monitoring.test_monitor_cli import END, START, monitor_main
 
 NEWER = "b" * 12
 
@@ -42,6 +42,12 @@ def repository(tmp_path: Path, reference_profile: profiles.Profile) -> tuple[Pat
     return root, served
 
 
+def _from_history(frame: pd.DataFrame, root: Path, out: Path) -> int:
+    """`monitor --profile-from-history` on `frame`, with the project at `root`'s profile and params."""
+    profile, params = root / "reports" / "reference_profile.json", root / "params.yaml"
+    return monitor_main(frame, profile, params, out, "--start", START, "--end", END, "--profile-from-history")
+
+
 def _summary(out: Path) -> dict[str, Any]:
     found: dict[str, Any] = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     return found
@@ -55,13 +61,11 @@ def test_a_rolled_back_model_is_judged_against_its_own_profile_and_params(
     repository: tuple[Path, str], quiet_window: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root, served_commit = repository
-    profile, params, out = root / "reports" / "reference_profile.json", root / "params.yaml", tmp_path / "out"
+    profile, out = root / "reports" / "reference_profile.json", tmp_path / "out"
     # Given the window was scored by the older model, and the checkout profiles a newer one
     assert profiles.load(profile).model_version == NEWER
     # When the monitor judges it with --profile-from-history
-    code = monitor_main(
-        quiet_window, profile, params, out, "--start", "2026-11-16", "--end", "2026-11-30", "--profile-from-history"
-    )
+    code = _from_history(quiet_window, root, out)
     # Then it judges every row, against the profile and the monitor params committed with that model
     assert code == 0, capsys.readouterr()
     summary = _summary(out)
@@ -84,15 +88,10 @@ def test_the_checkouts_own_model_needs_no_history(
     tmp_path: Path, reference_profile: profiles.Profile, quiet_window: pd.DataFrame
 ) -> None:
     # Not even a git repository: the checkout's profile is the served version's
-    profile = profiles.write(tmp_path / "reference_profile.json", reference_profile)
-    params = write_params(tmp_path / "params.yaml", shipped_params_dict())
+    profile = profiles.write(tmp_path / "reports" / "reference_profile.json", reference_profile)
+    write_params(tmp_path / "params.yaml", shipped_params_dict())
     out = tmp_path / "out"
-    assert (
-        monitor_main(
-            quiet_window, profile, params, out, "--start", "2026-11-16", "--end", "2026-11-30", "--profile-from-history"
-        )
-        == 0
-    )
+    assert _from_history(quiet_window, tmp_path, out) == 0
     assert _summary(out)["reference"]["profile"] == str(profile)
     assert _drift_thresholds(_summary(out)) == {0.1}
 
@@ -102,17 +101,7 @@ def test_a_version_no_commit_profiles_is_one_error_line(
 ) -> None:
     root, _ = repository
     foreign = quiet_window.assign(model_version="c" * 12)
-    code = monitor_main(
-        foreign,
-        root / "reports" / "reference_profile.json",
-        root / "params.yaml",
-        tmp_path / "o",
-        "--start",
-        "2026-11-16",
-        "--end",
-        "2026-11-30",
-        "--profile-from-history",
-    )
+    code = _from_history(foreign, root, tmp_path / "o")
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1
@@ -127,17 +116,7 @@ def test_a_shallow_clone_is_told_to_fetch_the_history(
     root, _ = repository
     shallow = tmp_path / "shallow"
     _git(tmp_path, "clone", "-q", "--depth", "1", f"file://{root}", str(shallow))
-    code = monitor_main(
-        quiet_window,
-        shallow / "reports" / "reference_profile.json",
-        shallow / "params.yaml",
-        tmp_path / "o",
-        "--start",
-        "2026-11-16",
-        "--end",
-        "2026-11-30",
-        "--profile-from-history",
-    )
+    code = _from_history(quiet_window, shallow, tmp_path / "o")
     assert code == 2
     assert (
         "a shallow clone: fetch the whole history, e.g. actions/checkout with fetch-depth: 0" in capsys.readouterr().err
