@@ -115,10 +115,8 @@ def test_a_command_without_its_extra_is_one_line_naming_the_extra(
     assert cli.main(["ingest"]) == 2
     err = capsys.readouterr().err
     top = module.partition(".")[0]
-    assert (
-        err
-        == f"error: ingest: needs the {extra!r} extra ({top} is not installed): pip install 'mlops-template[{extra}]'\n"
-    )
+    install = f"pip install 'mlops-template[{extra}]'"
+    assert err == f"error: ingest: needs the {extra!r} extra ({top} is not installed): {install}\n"
 
 
 def test_a_missing_module_that_no_extra_brings_is_a_real_error(monkeypatch: pytest.MonkeyPatch) -> None:
