@@ -544,6 +544,15 @@ def test_rules_evaluate_on_what_the_real_api_exports(api: ApiServer, prometheus:
         30,
         "the recorded hour's predictions",
     )
+    # Each rule group evaluates on its own schedule: wait for every recorded series of the job.
+    recorded = (
+        "job:mlops_http_requests:rate5m",
+        "job:mlops_http_server_errors:ratio_rate5m",
+        "job:mlops_http_request_duration_seconds:p99_rate5m",
+        "job:mlops_flagged_share:ratio1h",
+        "job:mlops_prediction_score:mean1h",
+    )
+    wait_until(lambda: all(job in prometheus.values(name) for name in recorded), 30, "every recorded series")
     assert prometheus.values("job:mlops_http_requests:rate5m")[job] > 0
     assert prometheus.values("job:mlops_http_server_errors:ratio_rate5m") == {job: 0.0}  # no 5xx: 0, not absent
     p99 = prometheus.values("job:mlops_http_request_duration_seconds:p99_rate5m")[job]

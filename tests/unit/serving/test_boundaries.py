@@ -64,7 +64,7 @@ def test_the_import_contract_breaks_on_a_forbidden_import(tmp_path: Path, bad_im
 
 SERVING_PROCESS = textwrap.dedent(
     """
-    import json, sys, threading, time, urllib.request
+    import json, os, sys, threading, time, urllib.request
     from mlops_template import cli
 
     port, record, key = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
@@ -86,7 +86,10 @@ SERVING_PROCESS = textwrap.dedent(
         headers={"content-type": "application/json", "x-api-key": key},
     )
     answer = json.load(urllib.request.urlopen(request, timeout=10))
-    print(json.dumps({"answer": answer, "modules": sorted(sys.modules)}))
+    print(json.dumps({"answer": answer, "modules": sorted(sys.modules)}), flush=True)
+    # The server runs in a daemon thread (uvicorn, onnxruntime, the log's checkpoint thread): leave without
+    # interpreter finalization under its feet, which may crash (SIGSEGV seen once in CI) after the answer.
+    os._exit(0)
     """
 )
 
