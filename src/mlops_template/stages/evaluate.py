@@ -27,6 +27,7 @@ from mlops_template.metrics import (
     slice_metrics,
 )
 from mlops_template.onnx_export import graph_inputs
+from mlops_template.params_check import slice_problems
 from mlops_template.serving.artifact import ServedModel
 from mlops_template.stages.featurize import read_split
 
@@ -85,10 +86,9 @@ def evaluate(
         "model_version": served.version,
         "test": {"rows": len(y), "positives": int(y.sum())},
     }
-    unknown = [c for c in settings.slices if c not in test.columns]
-    if unknown:
-        msg = f"evaluate.slices: unknown column(s) {unknown}; choose from {list(schema.COLUMNS)}"
-        raise StageInputError(msg)
+    mistakes = slice_problems(settings.slices, schema.active())  # the words of `params check`
+    if mistakes:
+        raise StageInputError("\n".join(mistakes))
     slices = slice_metrics(
         test[list(settings.slices)],
         y,
