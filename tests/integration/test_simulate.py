@@ -82,6 +82,7 @@ def test_new_fraud_pattern_is_caught_retrained_promoted_and_recovered(
     assert after, "the promoted model served no week"
     assert hurt < before
     assert max(after) > hurt + 0.05, f"live AP did not recover: {before=} {hurt=} {after=}"
+    assert max(after) >= before - 0.05, f"live AP did not return to its level before the drift: {before=} {after=}"
 
 
 def test_a_harmful_retrain_is_kept_out_by_the_gate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
