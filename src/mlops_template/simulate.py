@@ -470,8 +470,20 @@ def _drift_scores(weeks: list[dict[str, Any]], detector: str | None) -> list[flo
 
 
 def plot(document: dict[str, Any], target: Path) -> None:
+    """The loop's figure (`loop_figure`) as an SVG (or PNG by suffix), written without network."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    figure = loop_figure(document)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with io.atomic_path(target) as temporary:
+        kind = target.suffix.lstrip(".") or "svg"  # svg (stable text, what the docs commit) or png
+        figure.savefig(temporary, format=kind, metadata={"Date": None} if kind == "svg" else None)
+    plt.close(figure)
+
+
+def loop_figure(document: dict[str, Any]) -> Any:
     """Live AP and recall over the weeks with the drift, alarms, gate decisions and promotions marked;
-    below, which kind of detector breached each week. An SVG, written without network."""
+    below, which kind of detector breached each week (a matplotlib Figure)."""
     import matplotlib as mpl  # noqa: PLC0415
 
     mpl.use("Agg")
@@ -529,11 +541,7 @@ def plot(document: dict[str, Any], target: Path) -> None:
     bottom.set_yticks(range(len(KINDS)), [k.replace("_", " ") for k in KINDS], fontsize=8)
     bottom.set_xticks(x, labels, rotation=45, ha="right", fontsize=8)
     bottom.set_title("monitor breaches by kind (red), none (green), too few labels (blank)", fontsize=9)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with io.atomic_path(target) as temporary:
-        kind = target.suffix.lstrip(".") or "svg"  # svg (stable text, what the docs commit) or png
-        figure.savefig(temporary, format=kind, metadata={"Date": None} if kind == "svg" else None)
-    plt.close(figure)
+    return figure
 
 
 # --- the command ------------------------------------------------------------------------------------------------

@@ -149,3 +149,41 @@ def test_the_plot_is_a_self_contained_stable_svg(tmp_path: Path) -> None:
     assert not re.search(r"""(href|src)=["']https?:|url\(https?:""", text)  # nothing fetched (namespaces aside)
     assert "2026-W34" in text
     assert first.read_bytes() == second.read_bytes()  # a regenerated plot diffs only where the data changed
+
+
+def test_the_plot_draws_each_week_its_alarms_gates_and_breaches() -> None:
+    from matplotlib.colors import to_hex  # noqa: PLC0415 (matplotlib only where the plot is tested)
+
+    weeks = [
+        _week(1, alarm=False, promoted=None, status="insufficient"),
+        _week(2, alarm=False, promoted=None),
+        _week(3, alarm=True, promoted=False),
+        _week(4, alarm=True, promoted=True),
+    ]
+    figure = simulate.loop_figure({"scenario": "new_fraud_pattern", "retrain": "on-breach", "weeks": weeks})
+    top = next(axes for axes in figure.axes if axes.get_ylabel() == "on the week's traffic")
+    lines = {line.get_label(): line for line in top.get_lines()}
+    # Live AP and recall, one point a week
+    assert list(lines["live average precision"].get_ydata()) == pytest.approx([0.5, 0.5, 0.4, 0.4])
+    assert list(lines["live recall"].get_ydata()) == pytest.approx([0.4] * 4)
+    # An alarm line at each week the monitor fired
+    alarms = sorted(
+        float(line.get_xdata()[0])
+        for line in top.get_lines()
+        if line.get_linestyle() == ":" and len(line.get_xdata()) == 2 and line.get_xdata()[0] == line.get_xdata()[1]
+    )
+    assert alarms == [2.0, 3.0]
+    # A red cross where the gate kept the champion, a green star where it promoted
+    marks = {
+        to_hex(collection.get_facecolor()[0]): [tuple(offset) for offset in collection.get_offsets()]
+        for collection in top.collections
+        if len(collection.get_offsets())
+    }
+    assert marks == {"#c00000": [(2.0, 1.02)], "#2e7d32": [(3.0, 1.02)]}
+    # The drift shaded from its first week
+    assert top.patches[0].get_x() == pytest.approx(0.5)
+    # Below: performance breached in weeks 3 and 4; week 1 too few labels to judge it (blank)
+    (matrix,) = (image.get_array() for axes in figure.axes for image in axes.images)
+    performance = list(simulate.KINDS).index("performance")
+    assert list(matrix[performance].filled(-1)) == [-1, 0, 1, 1]
+    assert matrix.sum() == 2
