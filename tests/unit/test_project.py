@@ -81,3 +81,30 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert "make run" in first_section
     assert "make test" in first_section
     assert "make test" in (REPO / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def _diff_lines_missing(readme: str) -> list[str]:
+    """Each -/+ line of the README's example diff that is not in the template's / the example's file."""
+    block = readme.split("The heart of the diff", 1)[1].split("```diff\n", 1)[1].split("```", 1)[0]
+    example = REPO / "examples" / "loan_applications"
+
+    def settings(path: Any) -> set[str]:  # each line without its comment
+        return {line.split(" #")[0].rstrip() for line in path.read_text(encoding="utf-8").splitlines()}
+
+    missing, name = [], ""
+    for line in block.splitlines():
+        if line.startswith(" # "):
+            name = line[3:]
+            continue
+        where = REPO / name if line.startswith("-") else example / name
+        if line[1:] not in settings(where):
+            missing.append(f"{line} ({where.relative_to(REPO)})")
+    return missing
+
+
+def test_the_readmes_example_diff_is_the_real_one() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert _diff_lines_missing(readme) == []
+    assert _diff_lines_missing(readme.replace("+    impute: mean", "+    impute: median")) == [
+        "+    impute: median (examples/loan_applications/params.yaml)"
+    ]
