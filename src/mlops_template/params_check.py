@@ -20,21 +20,27 @@ from mlops_template.data.contract_spec import ContractSpec
 SLICE_ROLES = ("categorical",)
 
 
+def _not_numeric_input(where: str, name: str, contract: ContractSpec, rule: str) -> str | None:
+    """Why `name` (under key `where`) is not a numeric input of `contract` (None: it is one)."""
+    numeric = contract.by_role("numeric")
+    if name not in {column.name for column in contract.columns}:
+        return f"{where} is not a column of the contract (numeric inputs: {list(numeric)})"
+    if name not in numeric:
+        return f"{where} is a {contract.column(name).role} column (rule: {rule}: {list(numeric)})"
+    return None
+
+
 def featurize_problems(params: FeaturizeParams, contract: ContractSpec) -> list[str]:
     """What in `featurize:` does not fit the contract, one line per mistake naming key and column."""
     problems = []
-    numeric = contract.by_role("numeric")
-    names = {column.name for column in contract.columns}
     seen: set[str] = set()
     for name in params.numeric.log:
         where = f"featurize.numeric.log: {name!r}"
+        wrong = _not_numeric_input(where, name, contract, "log applies to numeric inputs")
         if name in seen:
             problems.append(f"{where} is listed twice")
-        elif name not in names:
-            problems.append(f"{where} is not a column of the contract (numeric inputs: {list(numeric)})")
-        elif name not in numeric:
-            role = contract.column(name).role
-            problems.append(f"{where} is a {role} column (rule: log applies to numeric inputs: {list(numeric)})")
+        elif wrong:
+            problems.append(wrong)
         else:
             low = contract.column(name).min
             if low is None or low < 0:
@@ -77,16 +83,11 @@ def simulated_source_problem(
 
 def drift_problems(drift: MonitorDriftParams, contract: ContractSpec) -> list[str]:
     """`monitor.drift` names model inputs: trending ones numeric, ignored ones any input."""
-    problems = []
-    numeric, inputs = contract.by_role("numeric"), contract.by_role("numeric", "categorical")
-    names = {column.name for column in contract.columns}
-    for name in drift.trending:
-        where = f"monitor.drift.trending: {name!r}"
-        if name not in names:
-            problems.append(f"{where} is not a column of the contract (numeric inputs: {list(numeric)})")
-        elif name not in numeric:
-            role = contract.column(name).role
-            problems.append(f"{where} is a {role} column (rule: a trending input is a numeric input: {list(numeric)})")
+    where = "monitor.drift.trending: {!r}"
+    rule = "a trending input is a numeric input"
+    found = (_not_numeric_input(where.format(name), name, contract, rule) for name in drift.trending)
+    problems = [problem for problem in found if problem]
+    inputs = contract.by_role("numeric", "categorical")
     for name in drift.ignored:
         where = f"monitor.drift.ignored: {name!r}"
         if name not in inputs:
