@@ -47,18 +47,27 @@ def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _in_repository(path: Path) -> tuple[Path, str]:
-    """The repository's top level and `path` relative to it (as `git show REV:PATH` wants it)."""
+    """The repository's top level and `path` relative to it."""
     where = path.resolve().parent
     top = _git(where, "rev-parse", "--show-toplevel")
     if top.returncode != 0:
         msg = f"--profile {path}: not inside a git repository ({top.stderr.strip()}); --profile-from-history needs one"
         raise HistoryError(msg)
     root = Path(top.stdout.strip())
-    return root, path.resolve().relative_to(root).as_posix()
+    return root, _relative(root, path, "--profile")
+
+
+def _relative(root: Path, path: Path, option: str) -> str:
+    """`path` relative to the repository's top level, as `git show REV:PATH` wants it."""
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        msg = f"{option} {path}: outside the repository {root} (rule: --profile-from-history reads its history)"
+        raise HistoryError(msg) from None
 
 
 def _params_at(root: Path, commit: str, params_path: Path) -> MonitorParams:
-    relative = params_path.resolve().relative_to(root).as_posix()
+    relative = _relative(root, params_path, "--params")
     shown = _git(root, "show", f"{commit}:{relative}")
     if shown.returncode != 0:
         msg = f"{commit[:12]}:{relative}: not in that commit (rule: the profile's params are committed with it)"

@@ -121,3 +121,19 @@ def test_a_shallow_clone_is_told_to_fetch_the_history(
     assert (
         "a shallow clone: fetch the whole history, e.g. actions/checkout with fetch-depth: 0" in capsys.readouterr().err
     )
+
+
+def test_params_outside_the_repository_are_one_error_line(
+    repository: tuple[Path, str], quiet_window: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, _ = repository
+    (tmp_path / "elsewhere").mkdir()
+    outside = write_params(tmp_path / "elsewhere" / "params.yaml", shipped_params_dict())
+    profile = root / "reports" / "reference_profile.json"
+    code = monitor_main(
+        quiet_window, profile, outside, tmp_path / "o", "--start", START, "--end", END, "--profile-from-history"
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert f"--params {outside}: outside the repository {root}" in err
