@@ -53,12 +53,6 @@ ONSET = "2026-W50"
 WEEKS_AFTER = 10
 WEEKS_BEFORE = 2
 WINDOW_WEEKS = 2
-SCENARIOS = {  # scenario -> the kind that names its harm (None: nothing to detect)
-    "none": None,
-    "covariate_shift": "volume",
-    "new_fraud_pattern": "performance",
-    "prior_shift": "calibration",
-}
 # Faults of the upstream feed rather than of the world (the simulator's scenario: none), applied from
 # the onset to the rows the API receives and scores: the kinds no simulator scenario produces.
 FAULT_SEED = 99
@@ -76,7 +70,14 @@ def _distance_in_miles(rows: pd.DataFrame, _rng: np.random.Generator) -> pd.Data
 
 
 FAULTS = {"upstream_missing": _blank_ages, "unit_change": _distance_in_miles}
-SCENARIOS |= {"upstream_missing": "data_quality", "unit_change": "input_drift"}
+SCENARIOS = {  # scenario -> the kind that names its harm (None: nothing to detect)
+    "none": None,
+    "covariate_shift": "volume",
+    "new_fraud_pattern": "performance",
+    "prior_shift": "calibration",
+    "upstream_missing": "data_quality",
+    "unit_change": "input_drift",
+}
 EVIDENTLY = {  # Evidently 0.7.23 data-drift preset at its defaults, from the issue (one run, 2 cores)
     "none": "dataset drift 0/10 weeks; account_age_days KS fires 10/10",
     "covariate_shift": "dataset drift 0/10 weeks",
