@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "loan_applications"  # the worked second dataset
 VENV_BIN = Path(sys.executable).parent
 GIT_IDENTITY = ("-c", "user.name=mlops-template tests", "-c", "user.email=tests@example.invalid")
 

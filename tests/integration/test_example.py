@@ -15,11 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.workspace import REPO, copy_project, offline_prefix, project_env
+from tests.workspace import EXAMPLE, copy_project, offline_prefix, project_env
 
 pytestmark = pytest.mark.slow
-
-EXAMPLE = REPO / "examples" / "loan_applications"
 
 
 def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

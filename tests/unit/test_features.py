@@ -27,6 +27,7 @@ from mlops_template.errors import ConfigError
 from mlops_template.features import TIME_FEATURES, build_transformer, time_features
 from mlops_template.stages.featurize import fit_transform
 from tests.conftest import shipped_params_dict
+from tests.workspace import EXAMPLE
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "mlops_template"
 # Today's transformer on the default contract and params (what the shipped model was trained on).
@@ -231,7 +232,6 @@ def test_no_code_names_a_column_of_the_default_data() -> None:
     assert found == {}
 
 
-EXAMPLE = SRC.parents[1] / "examples" / "loan_applications"
 example_treatments = st.builds(
     FeaturizeParams,
     numeric=st.builds(

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from tests.conftest import REPO
+from tests.workspace import EXAMPLE
 
 
 def _dvc_yaml() -> dict[str, Any]:
@@ -86,7 +87,6 @@ def test_readme_starts_with_the_two_commands() -> None:
 def _diff_lines_missing(readme: str) -> list[str]:
     """Each -/+ line of the README's example diff that is not in the template's / the example's file."""
     block = readme.split("The heart of the diff", 1)[1].split("```diff\n", 1)[1].split("```", 1)[0]
-    example = REPO / "examples" / "loan_applications"
 
     def settings(path: Any) -> set[str]:  # each line without its comment
         return {line.split(" #")[0].rstrip() for line in path.read_text(encoding="utf-8").splitlines()}
@@ -96,7 +96,7 @@ def _diff_lines_missing(readme: str) -> list[str]:
         if line.startswith(" # "):
             name = line[3:]
             continue
-        where = REPO / name if line.startswith("-") else example / name
+        where = REPO / name if line.startswith("-") else EXAMPLE / name
         if line[1:] not in settings(where):
             missing.append(f"{line} ({where.relative_to(REPO)})")
     return missing

@@ -16,8 +16,9 @@ from mlops_template.data.sources import batch_files, generate_history, next_batc
 from mlops_template.data.sources.simulated import generate_week
 from mlops_template.errors import DataContractError, NoNewBatchError, SourceError
 from tests.conftest import small_params_dict, write_params
+from tests.workspace import EXAMPLE
 
-EXAMPLE_CONTRACT = Path(__file__).resolve().parents[2] / "examples" / "loan_applications" / "contract.yaml"
+EXAMPLE_CONTRACT = EXAMPLE / "contract.yaml"
 
 
 def _file_params(path: str) -> Params:
