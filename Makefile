@@ -12,6 +12,9 @@ IMAGE ?= mlops-template:latest
 # Every recipe sees the project's environment first, so dvc.yaml's `python -m ...` is the venv's.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export UV_PYTHON_DOWNLOADS := never
+# Installed packages are compiled to bytecode once, here: otherwise every process (the API, each DVC stage,
+# each test subprocess) compiles what it imports again, and the API's cold start doubles.
+export UV_COMPILE_BYTECODE := 1
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
