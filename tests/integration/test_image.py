@@ -196,6 +196,19 @@ def test_the_image_is_small_and_holds_no_training_stack(
     assert {m for m in SERVING if not found[m]} == set()
 
 
+def test_the_serving_code_ships_compiled(engine: DockerEngine, container: Container) -> None:
+    """The root file system is read-only: a module without its bytecode would be compiled at every start."""
+    probe = (
+        "import importlib.util as u, json, os, sys; import mlops_template.serving.app; "
+        "files = [m.__file__ for m in list(sys.modules.values()) if (getattr(m, '__file__', None) or '')"
+        ".startswith('/opt/venv/') and m.__file__.endswith('.py')]; "
+        "print(json.dumps([len(files), sorted(f for f in files if not os.path.exists(u.cache_from_source(f)))]))"
+    )
+    imported, uncompiled = json.loads(engine.run("exec", container.name, "python", "-c", probe).stdout)
+    assert imported > 100  # fastapi, pydantic, numpy, onnxruntime, the app: the probe saw the real stack
+    assert uncompiled == []
+
+
 def test_it_runs_as_a_fixed_non_root_user(engine: DockerEngine, built: BuiltImage, container: Container) -> None:
     assert engine.run("image", "inspect", "--format", "{{.Config.User}}", built.tag).stdout.strip() == "10001:10001"
     assert engine.run("exec", container.name, "id", "-u").stdout.strip() == APP_UID
