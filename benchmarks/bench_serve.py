@@ -247,7 +247,7 @@ def start_up(stack: ExitStack, target: Target, args: argparse.Namespace) -> tupl
 
 def measure(targets: Sequence[Target], args: argparse.Namespace, rounds: int) -> list[Server]:
     """Start every target, then drive them in turns, `rounds` times per concurrency (see the docstring)."""
-    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="bench-") as work:
+    with tempfile.TemporaryDirectory(prefix="bench-") as work, ExitStack() as stack:  # servers stop first
         up = [(target, *start_up(stack, target, args)) for target in targets]
         samples: dict[str, dict[int, list[Load]]] = {t.name: {1: [], 32: []} for t in targets}
         for concurrency in (1, 32):
