@@ -47,6 +47,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from mlops_template.arguments import positive_int
 from tests.workspace import REPO, VENV_BIN, free_port, project_env
 
 API_KEY = "bench-key-not-a-secret"
@@ -298,8 +299,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="load duration per server and concurrency")
     parser.add_argument("--start-limit", type=float, default=120.0, help="seconds a server may take to answer")
-    parser.add_argument("--rounds", type=_positive, default=3, help="turns of the empty endpoint and our API")
-    parser.add_argument("--starts", type=_positive, default=3, help="cold starts timed per server (median)")
+    parser.add_argument("--rounds", type=positive_int, default=3, help="turns of the empty endpoint and our API")
+    parser.add_argument("--starts", type=positive_int, default=3, help="cold starts timed per server (median)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("bench-serve needs wrk (Debian package `wrk`; `make bench-serve` installs it as root)")
@@ -352,13 +353,6 @@ def main() -> int:
     vectorised = vectorised_seconds()
     report(results, vectorised, served_json["version"], version)
     return 0
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        msg = f"{text!r} (rule: a whole number, at least 1)"
-        raise argparse.ArgumentTypeError(msg)
-    return int(text)
 
 
 def report(results: list[Server], vectorised: float, served_version: str, registered: str) -> None:

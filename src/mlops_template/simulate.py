@@ -48,6 +48,7 @@ import pandas as pd
 import yaml
 
 from mlops_template import io
+from mlops_template.arguments import positive_int
 from mlops_template.config import Params, find_project_root, parse_params
 from mlops_template.data import schema
 from mlops_template.data.sources.simulated import generate_week
@@ -552,35 +553,28 @@ def last_ended_week(today: dt.date | None = None) -> str:
     return shift_week(week_label(today or dt.datetime.now(dt.UTC).date()), -1)
 
 
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        msg = f"{text!r} (rule: a whole number, at least 1)"
-        raise argparse.ArgumentTypeError(msg)
-    return int(text)
-
-
 def _arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlops-template simulate",
         description="Run the closed loop week by week in a working copy: serve, replay traffic, delayed labels, "
         "monitor, retrain on a breach, gate, promote. Writes WORKDIR/simulation/timeline.json and loop.svg.",
     )
-    parser.add_argument("--weeks", type=_positive, required=True, help="simulated weeks after the history")
+    parser.add_argument("--weeks", type=positive_int, required=True, help="simulated weeks after the history")
     parser.add_argument("--scenario", choices=SCENARIOS, default="none")
     parser.add_argument(
-        "--start-week", type=_positive, default=3, help="the simulated week (1 = the first) the drift starts at"
+        "--start-week", type=positive_int, default=3, help="the simulated week (1 = the first) the drift starts at"
     )
     parser.add_argument("--strength", type=float, default=1.0, help="drift strength (source.drift.strength)")
-    parser.add_argument("--history", type=_positive, default=8, help="weeks of data before the first simulated one")
+    parser.add_argument("--history", type=positive_int, default=8, help="weeks of data before the first simulated one")
     parser.add_argument("--workdir", type=Path, default=Path("simulation-workdir"), help="a new or empty directory")
     parser.add_argument("--seed", type=int, default=None, help="base.seed of the working copy (default: params')")
     parser.add_argument("--retrain", choices=("on-breach", "weekly"), default="on-breach")
     parser.add_argument(
-        "--corrupt-labels", type=_positive, action="append", default=[], metavar="K",
+        "--corrupt-labels", type=positive_int, action="append", default=[], metavar="K",
         help="the batch of simulated week K arrives with its labels inverted (repeatable)",
     )  # fmt: skip
     parser.add_argument(
-        "--retrain-week", type=_positive, action="append", default=[], metavar="K",
+        "--retrain-week", type=positive_int, action="append", default=[], metavar="K",
         help="also retrain at simulated week K, whatever the monitor says (repeatable)",
     )  # fmt: skip
     parser.add_argument(

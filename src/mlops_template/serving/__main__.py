@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from mlops_template.arguments import positive_int
 from mlops_template.errors import ConfigError, MlopsTemplateError
 
 APP = "mlops_template.serving.app:create_app"
@@ -33,13 +34,6 @@ def default_workers() -> int:
     return int(raw)
 
 
-def _workers(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        msg = f"{text!r} (rule: a whole number, at least 1)"
-        raise argparse.ArgumentTypeError(msg)
-    return int(text)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model-dir", type=Path, default=None, help="exported model (default: $MLOPS_MODEL_DIR or models/served)"
@@ -47,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     parser.add_argument(
-        "--workers", type=_workers, default=None, help="worker processes (default: $WEB_CONCURRENCY or 1)"
+        "--workers", type=positive_int, default=None, help="worker processes (default: $WEB_CONCURRENCY or 1)"
     )
     parser.add_argument("--log-level", default=os.environ.get("MLOPS_TEMPLATE_LOG_LEVEL", "info").lower())
     parser.add_argument("--access-log", action="store_true", help="log every request (off: /metrics counts them)")
