@@ -113,12 +113,16 @@ class Server:
     name: str
     cold_starts_s: list[float]
     rss_mb: float
-    loads: list[Load]  # one per concurrency: the medians over the rounds
     rounds: dict[int, list[Load]]  # every round, by concurrency
 
     @property
     def cold_start_s(self) -> float:
         return statistics.median(self.cold_starts_s)
+
+    @property
+    def loads(self) -> list[Load]:
+        """One per concurrency: the medians over the rounds."""
+        return [median_load(self.rounds[c]) for c in sorted(self.rounds)]
 
 
 def median_load(rounds: Sequence[Load]) -> Load:
@@ -258,9 +262,8 @@ def measure(targets: Sequence[Target], args: argparse.Namespace, rounds: int) ->
                     samples[target.name][concurrency].append(load)
         servers = []
         for target, process, colds in up:
-            loads = [median_load(samples[target.name][c]) for c in (1, 32)]
-            server = Server(target.name, colds, resident_mb(process), loads, samples[target.name])
-            rates = ", ".join(f"c{x.concurrency} {x.requests_per_second:.0f}/s" for x in loads)
+            server = Server(target.name, colds, resident_mb(process), samples[target.name])
+            rates = ", ".join(f"c{x.concurrency} {x.requests_per_second:.0f}/s" for x in server.loads)
             cold = f"cold start {server.cold_start_s:.3f} s"
             print(f"  {target.name}: {cold}, {server.rss_mb:.0f} MB, {rates}", flush=True)
             servers.append(server)
@@ -397,7 +400,9 @@ def report(results: list[Server], vectorised: float, served_version: str, regist
     payload = {
         "served_version": served_version,
         "registered_version": registered,
-        "servers": [{**asdict(s), "cold_start_s": s.cold_start_s} for s in results],
+        "servers": [
+            {**asdict(s), "cold_start_s": s.cold_start_s, "loads": [asdict(x) for x in s.loads]} for s in results
+        ],
         "vectorised_10k_s": vectorised,
         "checks": {name: {"value": value, "pass": ok} for name, value, ok in checks},
     }

@@ -52,5 +52,5 @@ def test_each_figure_is_its_median_over_the_rounds_and_errors_add_up() -> None:
 
 
 def test_cold_start_is_the_median_of_the_starts() -> None:
-    server = bench.Server("our API", [0.9, 0.45, 0.47], 110.0, [], {})
+    server = bench.Server("our API", [0.9, 0.45, 0.47], 110.0, {})
     assert server.cold_start_s == 0.47
