@@ -99,7 +99,7 @@ bench-monitor: install
 
 ## Make the template yours: make rename NAME=acme-risk [PACKAGE=acme_risk] [DRY_RUN=1] (needs no install)
 rename:
-	PYTHONPATH=src $(PYTHON) -m mlops_template.init --name "$(NAME)" $(if $(PACKAGE),--package "$(PACKAGE)") $(if $(DRY_RUN),--dry-run)
+	PYTHONPATH=src $(PYTHON) -m mlops_template.tools.init --name "$(NAME)" $(if $(PACKAGE),--package "$(PACKAGE)") $(if $(DRY_RUN),--dry-run)
 
 ## The closed loop over 8 simulated weeks of the new fraud pattern (~4 min): regenerate docs/loop.svg
 loop-plot: install

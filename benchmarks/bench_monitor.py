@@ -37,17 +37,17 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-from mlops_template.config import Params, SimulatedSourceParams, load_params
+from mlops_template.core.config import Params, SimulatedSourceParams, load_params
+from mlops_template.core.weeks import parse_week, shift_week
 from mlops_template.data import schema
 from mlops_template.data.sources.simulated import generate_week
-from mlops_template.data.weeks import parse_week, shift_week
+from mlops_template.model.artifact import ServedModel
 from mlops_template.monitoring import monitor
 from mlops_template.monitoring import profile as profiles
 from mlops_template.monitoring.detectors import KINDS
-from mlops_template.serving.artifact import ServedModel
 from mlops_template.stages.featurize import read_split
-from tests.unit.monitoring.windows import log_frame, served_scores
-from tests.workspace import REPO, VENV_BIN, copy_project, project_env
+from tests.support.monitoring_windows import log_frame, served_scores
+from tests.support.workspace import REPO, VENV_BIN, copy_project, project_env
 
 ONSET = "2026-W50"
 WEEKS_AFTER = 10

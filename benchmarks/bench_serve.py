@@ -47,8 +47,8 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-from mlops_template.arguments import positive_int
-from tests.workspace import REPO, VENV_BIN, free_port, project_env
+from mlops_template.core.arguments import positive_int
+from tests.support.workspace import REPO, VENV_BIN, free_port, project_env
 
 API_KEY = "bench-key-not-a-secret"
 EMPTY_APP = """
@@ -286,7 +286,7 @@ def registered_version(tracking_uri: str, served_version: str) -> str:
 
 
 def vectorised_seconds(rows: int = 10_000, repeats: int = 5) -> float:
-    from mlops_template.serving.artifact import ServedModel  # noqa: PLC0415
+    from mlops_template.model.artifact import ServedModel  # noqa: PLC0415
 
     served = ServedModel.load(REPO / "models/served")
     columns = served.columns_from_records([SAMPLE_RECORD] * rows)

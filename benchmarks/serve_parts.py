@@ -43,7 +43,7 @@ from benchmarks.bench_serve import (
     started,
     wrk,
 )
-from tests.workspace import REPO, free_port, project_env
+from tests.support.workspace import REPO, free_port, project_env
 
 EMPTY = "empty endpoint"
 
@@ -60,7 +60,7 @@ def _without_log() -> None:
 def _without_model() -> None:
     import numpy as np  # noqa: PLC0415
 
-    from mlops_template.serving.artifact import ServedModel  # noqa: PLC0415
+    from mlops_template.model.artifact import ServedModel  # noqa: PLC0415
 
     ServedModel.predict_records = lambda _model, records: np.full(len(records), 0.5)  # type: ignore[method-assign]
 
@@ -70,7 +70,7 @@ def _trees_and_append() -> None:
     import onnx  # noqa: PLC0415
     import onnxruntime as ort  # noqa: PLC0415
 
-    from mlops_template.serving.artifact import MODEL, ServedModel, _session_options  # noqa: PLC0415
+    from mlops_template.model.artifact import MODEL, ServedModel, _session_options  # noqa: PLC0415
     from mlops_template.serving.predlog import PredictionLog, PredictionRow  # noqa: PLC0415
 
     sessions: dict[int, tuple[ort.InferenceSession, str, int]] = {}

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlops_template.config import Params, parse_params
+from mlops_template.core.config import Params, parse_params
 from mlops_template.data import schema
 from mlops_template.data.sources import generate_history
 from mlops_template.data.sources.simulated import generate_week

@@ -27,7 +27,7 @@ bot=(-c "user.name=github-actions[bot]" -c "user.email=41898282+github-actions[b
 
 # The checkout's own module with any python3 (>= 3.11): appending needs only the standard library.
 record() {
-    PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" python3 -m mlops_template.audit record "$@"
+    PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" python3 -m mlops_template.release.audit record "$@"
 }
 
 for attempt in 1 2 3 4 5; do

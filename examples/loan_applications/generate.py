@@ -1,7 +1,7 @@
 """Write the example's data: weekly CSV files of loan applications, one file per ISO week.
 
 A second dataset of another shape and domain than the template's card transactions (other id, event
-time and label names, other inputs), for `tests/integration/test_example.py` and the README's "Adapt
+time and label names, other inputs), for `tests/project/test_example.py` and the README's "Adapt
 it to your data". Deterministic: the same files for the same arguments.
 
     python examples/loan_applications/generate.py --out examples/loan_applications/data

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mlops_template.errors import StageInputError
+from mlops_template.core.errors import StageInputError
 
 EXIT_NO_NEW_BATCH = 3  # `data next-batch`: nothing new to add (the retrain workflow opens no PR)
 STAGES = ("ingest", "featurize", "train", "export", "profile", "evaluate", "register")
@@ -31,22 +31,22 @@ FORWARDED = {
     "init": "make the template yours: rename the package, command, image and model (`init --help`)",
 }
 FORWARDED_MODULES = {
-    "fetch-model": "fetch_model",
-    "audit": "audit",
-    "gate": "gate",
-    "promote": "champion",
-    "report": "report.cli",
-    "github": "github.bootstrap",
+    "fetch-model": "release.fetch_model",
+    "audit": "release.audit",
+    "gate": "release.gate",
+    "promote": "release.champion",
+    "report": "release.report.cli",
+    "github": "release.github.bootstrap",
     "log": "monitoring.segments",
     "monitor": "monitoring.monitor",
-    "simulate": "simulate",
-    "init": "init",
+    "simulate": "tools.simulate",
+    "init": "tools.init",
 }
 METRIC_ROWS = ("roc_auc", "average_precision", "precision", "recall", "f1", "brier", "calibration_error")
 
 
 def _parser() -> argparse.ArgumentParser:
-    from mlops_template.entrypoint import params_argument  # noqa: PLC0415 (see the module docstring)
+    from mlops_template.core.command import params_argument  # noqa: PLC0415 (see the module docstring)
 
     parser = argparse.ArgumentParser(
         prog="mlops-template",
@@ -96,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _print_metrics(path: Path) -> None:
-    from mlops_template import io  # noqa: PLC0415
+    from mlops_template.core import io  # noqa: PLC0415
     from mlops_template.data import schema  # noqa: PLC0415 - the task's words, from the contract
 
     if not path.is_file():
@@ -115,9 +115,9 @@ def _print_metrics(path: Path) -> None:
 
 def _data_command(args: argparse.Namespace) -> int:
     # Imported here so that `--help` and `params check` do not pay for pandas and pandera.
-    from mlops_template.config import load_params  # noqa: PLC0415
+    from mlops_template.core.command import run_guarded  # noqa: PLC0415
+    from mlops_template.core.config import load_params  # noqa: PLC0415
     from mlops_template.data.sources import generate_history  # noqa: PLC0415
-    from mlops_template.entrypoint import run_guarded  # noqa: PLC0415
 
     if args.data_command == "next-batch":
         return _next_batch(args.params, args.data)
@@ -125,10 +125,10 @@ def _data_command(args: argparse.Namespace) -> int:
 
 
 def _next_batch(params_path: Path, data_dir: Path) -> int:
-    from mlops_template.config import load_params  # noqa: PLC0415
+    from mlops_template.core.command import run_guarded  # noqa: PLC0415
+    from mlops_template.core.config import load_params  # noqa: PLC0415
+    from mlops_template.core.errors import NoNewBatchError  # noqa: PLC0415
     from mlops_template.data.sources import next_batch  # noqa: PLC0415
-    from mlops_template.entrypoint import run_guarded  # noqa: PLC0415
-    from mlops_template.errors import NoNewBatchError  # noqa: PLC0415
 
     nothing_new: list[str] = []
 
@@ -146,10 +146,9 @@ def _next_batch(params_path: Path, data_dir: Path) -> int:
 
 
 def _check_params(path: Path, contract: Path | None) -> None:
-    from mlops_template import params_check  # noqa: PLC0415
-    from mlops_template.config import load_params  # noqa: PLC0415
-    from mlops_template.data import contract_spec  # noqa: PLC0415
-    from mlops_template.errors import ConfigError  # noqa: PLC0415
+    from mlops_template.core import contract_spec, params_check  # noqa: PLC0415
+    from mlops_template.core.config import load_params  # noqa: PLC0415
+    from mlops_template.core.errors import ConfigError  # noqa: PLC0415
 
     params = load_params(path)
     contract_path = contract or contract_spec.contract_path()
@@ -205,7 +204,7 @@ def _dispatch(args_list: list[str]) -> int:
         code: int = stage.main(args_list[1:])
         return code
     args = _parser().parse_args(args_list)
-    from mlops_template.entrypoint import configure_logging, run_guarded  # noqa: PLC0415
+    from mlops_template.core.command import configure_logging, run_guarded  # noqa: PLC0415
 
     configure_logging()
     if args.command == "data":

@@ -18,8 +18,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from mlops_template.data.contract_spec import ColumnSpec, ContractSpec, contract_path, load_contract
-from mlops_template.errors import DataContractError
+from mlops_template.core.contract_spec import ColumnSpec, ContractSpec, contract_path, load_contract
+from mlops_template.core.errors import DataContractError
 
 TIMESTAMP_DTYPE = pd.DatetimeTZDtype("ns", "UTC")
 _PANDERA_DTYPES: dict[str, Any] = {"string": str, "float": float, "integer": "Int64", "datetime": TIMESTAMP_DTYPE}

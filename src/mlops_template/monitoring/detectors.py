@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from mlops_template.config import MonitorParams
+from mlops_template.core.config import MonitorParams
 from mlops_template.data import schema
 from mlops_template.monitoring import stats
 from mlops_template.monitoring.profile import (

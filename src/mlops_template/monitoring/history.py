@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from mlops_template.config import MonitorParams, parse_params
-from mlops_template.errors import ConfigError, MlopsTemplateError
+from mlops_template.core.config import MonitorParams, parse_params
+from mlops_template.core.errors import ConfigError, MlopsTemplateError
 from mlops_template.monitoring import profile as profiles
 
 

@@ -34,8 +34,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mlops_template.core.errors import ConfigError
 from mlops_template.data import schema
-from mlops_template.errors import ConfigError
 from mlops_template.monitoring.segments import (
     FORMAT_KEY,
     KINDS,

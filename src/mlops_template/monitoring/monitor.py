@@ -27,10 +27,10 @@ from typing import Any
 
 import pandas as pd
 
-from mlops_template import io
-from mlops_template.config import MonitorParams, load_params
-from mlops_template.entrypoint import EXIT_USER_ERROR, configure_logging
-from mlops_template.errors import ConfigError, MlopsTemplateError
+from mlops_template.core import io
+from mlops_template.core.command import EXIT_USER_ERROR, configure_logging
+from mlops_template.core.config import MonitorParams, load_params
+from mlops_template.core.errors import ConfigError, MlopsTemplateError
 from mlops_template.monitoring import detectors, history, report
 from mlops_template.monitoring import profile as profiles
 

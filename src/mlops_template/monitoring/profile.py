@@ -19,13 +19,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from mlops_template import io
-from mlops_template.config import MonitorProfileParams
+from mlops_template.core import io
+from mlops_template.core.config import MonitorProfileParams
+from mlops_template.core.errors import MlopsTemplateError
+from mlops_template.core.weeks import week_of
 from mlops_template.data import schema
-from mlops_template.data.weeks import week_of
-from mlops_template.errors import MlopsTemplateError
+from mlops_template.model.artifact import MISSING_CATEGORY, InputSpec, ServedModel
 from mlops_template.monitoring import stats
-from mlops_template.serving.artifact import MISSING_CATEGORY, InputSpec, ServedModel
 
 FORMAT: Literal[1] = 1
 DIGITS = 6

@@ -61,7 +61,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from mlops_template.errors import ConfigError, MlopsTemplateError
+from mlops_template.core.errors import ConfigError, MlopsTemplateError
 
 logger = logging.getLogger(__name__)
 
@@ -536,7 +536,7 @@ def _ship(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mlops_template.entrypoint import configure_logging, run_guarded  # noqa: PLC0415
+    from mlops_template.core.command import configure_logging, run_guarded  # noqa: PLC0415
 
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     configure_logging()

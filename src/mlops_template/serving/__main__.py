@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mlops_template.arguments import positive_int
-from mlops_template.errors import ConfigError, MlopsTemplateError
+from mlops_template.core.arguments import positive_int
+from mlops_template.core.errors import ConfigError, MlopsTemplateError
 
 APP = "mlops_template.serving.app:create_app"
 EXIT_USER_ERROR = 2  # as every other command (entrypoint.py, which this module must not import: pandas)

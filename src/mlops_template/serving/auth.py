@@ -18,7 +18,7 @@ from pathlib import Path
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mlops_template.errors import ConfigError
+from mlops_template.core.errors import ConfigError
 from mlops_template.serving.settings import ServingSettings
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mlops_template.serving.artifact import ServedModel
+from mlops_template.model.artifact import ServedModel
 
 
 class Batcher:

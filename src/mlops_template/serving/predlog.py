@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mlops_template.errors import ConfigError, MlopsTemplateError
+from mlops_template.core.errors import ConfigError, MlopsTemplateError
 
 logger = logging.getLogger(__name__)
 

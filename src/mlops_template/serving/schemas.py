@@ -33,7 +33,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from mlops_template.serving.artifact import ArtifactError
+from mlops_template.model.artifact import ArtifactError
 
 DTYPES = ("float", "integer", "string", "datetime")
 RULES = frozenset({"min", "max", "allowed", "min_length"})

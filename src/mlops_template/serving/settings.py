@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from mlops_template.errors import ConfigError
+from mlops_template.core.errors import ConfigError
 
 ENV_PREFIX = "MLOPS_"
 MIB = 1 << 20

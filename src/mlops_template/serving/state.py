@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from mlops_template.serving.artifact import ArtifactError, ServedModel
+from mlops_template.model.artifact import ArtifactError, ServedModel
 from mlops_template.serving.auth import ApiKeys
 from mlops_template.serving.batching import Batcher
 from mlops_template.serving.metrics import ServingMetrics

@@ -12,13 +12,16 @@ import pandas as pd
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import average_precision_score
 
-from mlops_template import io, model_card
-from mlops_template.config import EvaluateParams, Params
+from mlops_template.core import io
+from mlops_template.core.command import stage_main
+from mlops_template.core.config import EvaluateParams, Params
+from mlops_template.core.errors import StageInputError
+from mlops_template.core.params_check import slice_problems
 from mlops_template.data import schema
-from mlops_template.entrypoint import stage_main
-from mlops_template.errors import StageInputError
-from mlops_template.features import INPUT_COLUMNS
-from mlops_template.metrics import (
+from mlops_template.model import model_card
+from mlops_template.model.artifact import ServedModel
+from mlops_template.model.features import INPUT_COLUMNS
+from mlops_template.model.metrics import (
     DIGITS,
     calibration_points,
     classification_metrics,
@@ -26,9 +29,7 @@ from mlops_template.metrics import (
     roc_points,
     slice_metrics,
 )
-from mlops_template.onnx_export import graph_inputs
-from mlops_template.params_check import slice_problems
-from mlops_template.serving.artifact import ServedModel
+from mlops_template.model.onnx_export import graph_inputs
 from mlops_template.stages.featurize import read_split
 
 logger = logging.getLogger("mlops_template.stages.evaluate")  # not __main__ under python -m

@@ -17,13 +17,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_template import io
-from mlops_template.config import Params
+from mlops_template.core import io
+from mlops_template.core.command import stage_main
+from mlops_template.core.config import Params
 from mlops_template.data import schema
 from mlops_template.data.contract import export_contract
-from mlops_template.entrypoint import stage_main
-from mlops_template.model import ModelBundle, load_bundle
-from mlops_template.onnx_export import (
+from mlops_template.model import artifact
+from mlops_template.model.estimator import ModelBundle, load_bundle
+from mlops_template.model.onnx_export import (
     OPSET,
     PARITY_TOLERANCE,
     ExportError,
@@ -31,7 +32,6 @@ from mlops_template.onnx_export import (
     graph_inputs,
     input_columns,
 )
-from mlops_template.serving import artifact
 from mlops_template.stages.featurize import read_split
 
 logger = logging.getLogger("mlops_template.stages.export")  # not __main__ under python -m
@@ -78,7 +78,7 @@ def metadata(bundle: ModelBundle, params: Params, hashes: dict[str, str], refere
         "format": artifact.FORMAT,
         "version": artifact.artifact_version(hashes),
         "files": hashes,
-        "runtime": {"onnx_opset": OPSET, "onnx": version("onnx"), "exported_with": "mlops_template.onnx_export"},
+        "runtime": {"onnx_opset": OPSET, "onnx": version("onnx"), "exported_with": "mlops_template.model.onnx_export"},
         "threshold": bundle.threshold,
         "threshold_rule": bundle.threshold_rule,
         "model_kind": params.train.model.kind,

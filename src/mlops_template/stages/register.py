@@ -15,11 +15,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from mlops_template import io, tracking
-from mlops_template.config import Params, find_project_root
-from mlops_template.entrypoint import stage_main
-from mlops_template.model import load_bundle
-from mlops_template.serving.artifact import ServedModel
+from mlops_template.core import io
+from mlops_template.core.command import stage_main
+from mlops_template.core.config import Params, find_project_root
+from mlops_template.model import tracking
+from mlops_template.model.artifact import ServedModel
+from mlops_template.model.estimator import load_bundle
 
 logger = logging.getLogger("mlops_template.stages.register")  # not __main__ under python -m
 

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlops_template import io, params_check
-from mlops_template.config import FileSourceParams, Params, SimulatedSourceParams
-from mlops_template.data import contract_spec, schema
+from mlops_template.core import contract_spec, io, params_check
+from mlops_template.core.config import FileSourceParams, Params, SimulatedSourceParams
+from mlops_template.core.errors import DataContractError, NoNewBatchError, SourceError
+from mlops_template.core.weeks import WEEK_PATTERN, shift_week, weeks_between
+from mlops_template.data import schema
 from mlops_template.data.sources import event_time
 from mlops_template.data.sources.simulated import simulate_batch
-from mlops_template.data.weeks import WEEK_PATTERN, shift_week, weeks_between
-from mlops_template.errors import DataContractError, NoNewBatchError, SourceError
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlops_template.data.weeks import WEEK_PATTERN, parse_week
+from mlops_template.core.weeks import WEEK_PATTERN, parse_week
 
 _WEEK_NAMED = re.compile(WEEK_PATTERN.removesuffix("$") + r"\.(csv|parquet)$")
 

@@ -19,9 +19,9 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from mlops_template.config import SimulatedSourceParams
+from mlops_template.core.config import SimulatedSourceParams
+from mlops_template.core.weeks import parse_week
 from mlops_template.data import schema
-from mlops_template.data.weeks import parse_week
 
 # Merchant mix by channel and typical amount (median, log-spread) by merchant category.
 _CATEGORY_MIX = {

@@ -1,0 +1,2 @@
+"""The foundations every layer stands on: errors, atomic io, ISO weeks, typed params, the contract spec,
+params check and the one command shape. Imports nothing else of the package."""

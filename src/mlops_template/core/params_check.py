@@ -1,0 +1,118 @@
+"""params.yaml against the declared contract: every key that names a column names one of the right role.
+
+Pure and light (pydantic only, no pandas): `mlops-template params check` runs it, and the stages
+that read these keys (featurize, evaluate) refuse the same mistakes with the same words.
+"""
+
+from __future__ import annotations
+
+from mlops_template.core.config import (
+    FeaturizeParams,
+    LogisticRegressionParams,
+    MonitorDriftParams,
+    Params,
+    SimulatedSourceParams,
+)
+from mlops_template.core.contract_spec import ContractSpec
+
+# A slice groups test rows by a column's values: a categorical input, or any column with a finite
+# declared set of values.
+SLICE_ROLES = ("categorical",)
+
+
+def _not_numeric_input(where: str, name: str, contract: ContractSpec, rule: str) -> str | None:
+    """Why `name` (under key `where`) is not a numeric input of `contract` (None: it is one)."""
+    numeric = contract.by_role("numeric")
+    if name not in {column.name for column in contract.columns}:
+        return f"{where} is not a column of the contract (numeric inputs: {list(numeric)})"
+    if name not in numeric:
+        return f"{where} is a {contract.column(name).role} column (rule: {rule}: {list(numeric)})"
+    return None
+
+
+def featurize_problems(params: FeaturizeParams, contract: ContractSpec) -> list[str]:
+    """What in `featurize:` does not fit the contract, one line per mistake naming key and column."""
+    problems = []
+    seen: set[str] = set()
+    for name in params.numeric.log:
+        where = f"featurize.numeric.log: {name!r}"
+        wrong = _not_numeric_input(where, name, contract, "log applies to numeric inputs")
+        if name in seen:
+            problems.append(f"{where} is listed twice")
+        elif wrong:
+            problems.append(wrong)
+        else:
+            low = contract.column(name).min
+            if low is None or low < 0:
+                rule = "rule: log needs a declared min >= 0 in the contract"
+                problems.append(f"{where} may be negative (declared min: {low}; {rule})")
+        seen.add(name)
+    time = params.event_time
+    if not (time.hour or time.weekend or time.day_of_week) and not contract.by_role("numeric", "categorical"):
+        problems.append("featurize.event_time: every time feature is off and the contract declares no other input")
+    return problems
+
+
+def slice_problems(slices: tuple[str, ...], contract: ContractSpec) -> list[str]:
+    problems = []
+    for name in slices:
+        where = f"evaluate.slices: {name!r}"
+        choices = [c.name for c in contract.columns if c.role in SLICE_ROLES or (c.allowed and c.role != "label")]
+        if name not in {column.name for column in contract.columns}:
+            problems.append(f"{where} is not a column of the contract (choose from {choices})")
+        elif name not in choices:
+            role = contract.column(name).role
+            problems.append(
+                f"{where} is a {role} column without allowed values "
+                f"(rule: a slice groups rows by a categorical column or one with declared allowed values: {choices})"
+            )
+    return problems
+
+
+def simulated_source_problem(
+    params: Params, contract: ContractSpec, default: ContractSpec, contract_source: str
+) -> str | None:
+    """Why the simulated source cannot feed `contract` (None: it can, or the source is not simulated)."""
+    if not isinstance(params.source, SimulatedSourceParams) or contract == default:
+        return None
+    return (
+        f"source.kind: 'simulated' generates the template's {default.name!r} rows, but {contract_source} "
+        f"declares {contract.name!r} (rule: with your own contract, use source.kind: files)"
+    )
+
+
+def drift_problems(drift: MonitorDriftParams, contract: ContractSpec) -> list[str]:
+    """`monitor.drift` names model inputs: trending ones numeric, ignored ones any input."""
+    where = "monitor.drift.trending: {!r}"
+    rule = "a trending input is a numeric input"
+    found = (_not_numeric_input(where.format(name), name, contract, rule) for name in drift.trending)
+    problems = [problem for problem in found if problem]
+    inputs = contract.by_role("numeric", "categorical")
+    for name in drift.ignored:
+        where = f"monitor.drift.ignored: {name!r}"
+        if name not in inputs:
+            problems.append(f"{where} is not a model input of the contract (inputs: {list(inputs)})")
+    return problems
+
+
+def problems(params: Params, contract: ContractSpec, default: ContractSpec, contract_source: str) -> list[str]:
+    """Every mistake in `params` against `contract`, one line each (empty: params and contract agree)."""
+    found = [
+        *featurize_problems(params.featurize, contract),
+        *slice_problems(params.evaluate.slices, contract),
+        *drift_problems(params.monitor.drift, contract),
+    ]
+    refusal = simulated_source_problem(params, contract, default, contract_source)
+    if refusal:
+        found.append(refusal)
+    nullable = [c.name for c in contract.columns if c.role == "numeric" and c.nullable]
+    if (
+        params.featurize.numeric.impute == "none"
+        and nullable
+        and isinstance(params.train.model, LogisticRegressionParams)
+    ):
+        found.append(
+            f"featurize.numeric.impute: 'none' leaves the gaps of nullable column(s) {nullable}, which "
+            "train.model.kind 'logistic_regression' cannot take (rule: impute them, or use hist_gradient_boosting)"
+        )
+    return found

@@ -1,0 +1,420 @@
+"""The promotion gate: is the candidate good enough, and is it no worse than the champion?
+
+Both models score the SAME rows (the candidate's newest test weeks), each through its own served
+artifact and at its own threshold. A paired bootstrap draws one resample of rows per replicate and
+applies it to both models, so the interval of the difference measures how the two models disagree,
+not the sampling noise they share (which is most of it: two similar models have a much narrower
+difference interval than either metric's own interval).
+
+Metrics: average precision (threshold-free ranking quality) and recall at the model's threshold (the
+share of positives the served model flags). Intervals are bootstrap percentile intervals at `confidence`.
+
+The decision, in this order, with the rules of params.yaml `gate:` (one set per metric):
+1. Floors: every metric's candidate point estimate must reach its `floor`, else FAIL. (Point, not
+   lower bound: with a week of test data the lower bound of recall sits ~0.1 below the estimate, and
+   a floor on it would reject good models by chance; the interval is in the evidence for a reader.)
+2. No champion (the first model): PASS on floors alone.
+3. Non-inferiority: for every metric the lower bound of the difference (candidate - champion) must be
+   at least `-max_regression`, else FAIL: we ship only when the data rule out a regression larger
+   than the margin.
+4. Gain: meaningful when, for some metric, the difference's point estimate reaches `min_gain` AND its
+   lower bound is above zero (practically and statistically significant). Without one the candidate
+   PASSES with a note, unless `require_gain: true`. Why pass by default: a weekly retrain exists to
+   keep the model fresh on new data, which one test week rarely shows as a significant gain, and a
+   refactor or a params change that is neutral must be mergeable; non-inferiority (3.) already
+   protects production. Teams that deploy only improvements set `require_gain: true`.
+
+Output: the evidence as stable JSON (a DVC metric: `dvc metrics diff` shows it), the reason in one
+line on stdout, exit status 0 (pass), 1 (fail) or 2 (a user error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlops_template.core.config import GATE_METRICS, GateParams
+from mlops_template.core.errors import MlopsTemplateError
+
+logger = logging.getLogger(__name__)
+
+DIGITS = 6
+CHUNK = 128  # bootstrap replicates computed at once (a CHUNK x rows weight matrix)
+PASS, FAIL = "pass", "fail"
+MIN_DEFINED_SHARE = 0.95  # of bootstrap replicates with every statistic defined
+
+# A statistic maps a weight matrix (replicates x rows, each row's count in the resample) to one value
+# per replicate; unit weights give the point estimate. Weights, not index arrays, keep it vectorised.
+Statistic = Callable[[np.ndarray], np.ndarray]
+
+
+class GateError(MlopsTemplateError):
+    """The gate's inputs are missing or cannot be compared."""
+
+
+@dataclass(frozen=True)
+class Interval:
+    value: float
+    low: float
+    high: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {"value": self.value, "low": self.low, "high": self.high}
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    candidate: dict[str, Interval]
+    champion: dict[str, Interval] | None
+    difference: dict[str, Interval] | None
+    replicates: int  # replicates where every statistic was defined
+
+
+def _classes() -> tuple[str, str]:
+    """The task's class names (positive, negative) for messages, from the contract."""
+    from mlops_template.data import schema  # noqa: PLC0415 - pandas/pandera, only when a message needs them
+
+    return schema.POSITIVE_CLASS, schema.NEGATIVE_CLASS
+
+
+# --- statistics over weighted rows ------------------------------------------------------------------
+
+
+def recall_statistic(labels: np.ndarray, flagged: np.ndarray) -> Statistic:
+    """Recall: weighted flagged positives over weighted positives (NaN when a resample has none)."""
+    positives = labels.astype(float)
+    hits = (labels.astype(bool) & flagged.astype(bool)).astype(float)
+
+    def statistic(weights: np.ndarray) -> np.ndarray:
+        total = weights @ positives
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total > 0, (weights @ hits) / np.where(total > 0, total, 1.0), np.nan)
+
+    return statistic
+
+
+def average_precision_statistic(labels: np.ndarray, scores: np.ndarray) -> Statistic:
+    """Average precision as scikit-learn defines it (sum of recall steps x precision), with row weights.
+
+    The rows are sorted once; a resample only changes the weights, so each replicate is two cumulative
+    sums. Tied scores form one threshold (the last row of each tie group closes it).
+    """
+    order = np.argsort(-scores, kind="stable")
+    positive = labels[order].astype(float)
+    ranked = scores[order]
+    closes = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]
+
+    def statistic(weights: np.ndarray) -> np.ndarray:
+        sorted_weights = weights[:, order]
+        true_positives = np.cumsum(sorted_weights * positive, axis=1)[:, closes]
+        flagged = np.cumsum(sorted_weights, axis=1)[:, closes]
+        total = true_positives[:, -1:]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            precision = np.where(flagged > 0, true_positives / np.where(flagged > 0, flagged, 1.0), 0.0)
+            recall = true_positives / total
+        steps = np.diff(recall, axis=1, prepend=0.0)
+        found: np.ndarray = np.sum(steps * precision, axis=1)
+        return np.where(total[:, 0] > 0, found, np.nan)
+
+    return statistic
+
+
+def model_statistics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, Statistic]:
+    """The gate's metrics for one model's scores at its own threshold (as evaluate measures them)."""
+    return {
+        "average_precision": average_precision_statistic(labels, scores),
+        "recall": recall_statistic(labels, scores >= threshold),
+    }
+
+
+# --- the paired bootstrap -----------------------------------------------------------------------------
+
+
+def resample_weights(rows: int, replicates: int, rng: np.random.Generator) -> np.ndarray:
+    """`replicates` x `rows` counts: how often each row is drawn in a resample of `rows` rows."""
+    drawn = rng.integers(0, rows, size=(replicates, rows)) + np.arange(replicates)[:, None] * rows
+    return np.bincount(drawn.ravel(), minlength=replicates * rows).reshape(replicates, rows).astype(float)
+
+
+def _round(value: float) -> float:
+    return round(float(value), DIGITS)
+
+
+def percentile_interval(point: float, replicates: np.ndarray, confidence: float) -> Interval:
+    """The bootstrap percentile interval around `point` (bounds ordered, rounded for stable files)."""
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(replicates, [tail, 1.0 - tail])
+    return Interval(_round(point), _round(min(low, high)), _round(max(low, high)))
+
+
+def paired_bootstrap(
+    rows: int,
+    candidate: Mapping[str, Statistic],
+    champion: Mapping[str, Statistic] | None,
+    *,
+    resamples: int,
+    confidence: float,
+    seed: int,
+) -> Bootstrap:
+    """Percentile intervals of each statistic and, with a champion, of candidate - champion.
+
+    Every replicate applies the same resample of rows to both models. Replicates where a statistic is
+    undefined (a resample without positives) are dropped; if more than 5% are (fewer than ~3 positives),
+    the rows are too few to compare models.
+    """
+    if rows < 1:
+        msg = "rows: the gate needs at least one row to compare models"
+        raise GateError(msg)
+    names = sorted(candidate)
+    if champion is not None and sorted(champion) != names:
+        msg = f"champion statistics {sorted(champion)} differ from the candidate's {names}"
+        raise GateError(msg)
+    sides: dict[str, Mapping[str, Statistic]] = {"candidate": candidate}
+    if champion is not None:
+        sides["champion"] = champion
+    rng = np.random.default_rng(seed)
+    drawn: dict[tuple[str, str], list[np.ndarray]] = {(side, name): [] for side in sides for name in names}
+    remaining = resamples
+    while remaining > 0:
+        weights = resample_weights(rows, min(CHUNK, remaining), rng)
+        remaining -= weights.shape[0]
+        for (side, name), parts in drawn.items():
+            parts.append(sides[side][name](weights))
+    stacked = {key: np.concatenate(parts) for key, parts in drawn.items()}
+    defined = np.logical_and.reduce([np.isfinite(values) for values in stacked.values()])
+    if defined.sum() < MIN_DEFINED_SHARE * resamples:
+        msg = (
+            f"rows: only {int(defined.sum())} of {resamples} bootstrap resamples hold a positive; "
+            f"the test rows hold too few {_classes()[0]} cases to compare models"
+        )
+        raise GateError(msg)
+    unit = np.ones((1, rows))
+    point = {(side, name): float(sides[side][name](unit)[0]) for side, name in drawn}
+    if not np.isfinite(list(point.values())).all():
+        positive, negative = _classes()
+        msg = f"rows: the test rows must hold both classes ({positive} and {negative}) to measure the models"
+        raise GateError(msg)
+
+    def intervals(side: str) -> dict[str, Interval]:
+        return {
+            name: percentile_interval(point[side, name], stacked[side, name][defined], confidence) for name in names
+        }
+
+    difference = None
+    if champion is not None:
+        difference = {
+            name: percentile_interval(
+                point["candidate", name] - point["champion", name],
+                (stacked["candidate", name] - stacked["champion", name])[defined],
+                confidence,
+            )
+            for name in names
+        }
+    return Bootstrap(
+        candidate=intervals("candidate"),
+        champion=intervals("champion") if champion is not None else None,
+        difference=difference,
+        replicates=int(defined.sum()),
+    )
+
+
+# --- the decision ----------------------------------------------------------------------------------------
+
+
+def _ci(interval: Interval, confidence: float) -> str:
+    return f"{confidence:.0%} CI [{interval.low:+.4f}, {interval.high:+.4f}]"
+
+
+def decide(result: Bootstrap, rules: GateParams) -> tuple[str, str]:
+    """(decision, reason in one line) by the rules in this module's docstring."""
+    below = [
+        f"{name} {result.candidate[name].value:.4f} is below its floor {rules.rule(name).floor:.4f}"
+        for name in GATE_METRICS
+        if result.candidate[name].value < rules.rule(name).floor
+    ]
+    if below:
+        return FAIL, "; ".join(below)
+    if result.difference is None:
+        met = ", ".join(f"{n} {result.candidate[n].value:.4f} >= {rules.rule(n).floor:.4f}" for n in GATE_METRICS)
+        return PASS, f"first model (no champion to compare): floors met ({met})"
+    diff = result.difference
+    regressed = [
+        f"{name} may have regressed by more than {rules.rule(name).max_regression:.4f} "
+        f"(difference {diff[name].value:+.4f}, {_ci(diff[name], rules.confidence)})"
+        for name in GATE_METRICS
+        if diff[name].low < -rules.rule(name).max_regression
+    ]
+    if regressed:
+        return FAIL, "; ".join(regressed)
+    gains = [
+        f"{name} +{diff[name].value:.4f} ({_ci(diff[name], rules.confidence)})"
+        for name in GATE_METRICS
+        if diff[name].value >= rules.rule(name).min_gain and diff[name].low > 0
+    ]
+    if gains:
+        return PASS, f"better than the champion: {', '.join(gains)}; no metric regressed beyond its margin"
+    shown = ", ".join(f"{n} {diff[n].value:+.4f} ({_ci(diff[n], rules.confidence)})" for n in GATE_METRICS)
+    if rules.require_gain:
+        return FAIL, f"no meaningful gain over the champion and gate.require_gain is true: {shown}"
+    return PASS, f"no meaningful gain over the champion, no regression beyond the margins (note): {shown}"
+
+
+def report(
+    result: Bootstrap,
+    rules: GateParams,
+    *,
+    rows: int,
+    weeks: list[str],
+    candidate: Mapping[str, Any],
+    champion: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The evidence as a JSON-ready dict (the shape of reports/gate.json)."""
+    decision, reason = decide(result, rules)
+
+    def side(info: Mapping[str, Any], intervals: dict[str, Interval]) -> dict[str, Any]:
+        return {
+            "version": info["version"],
+            "threshold": info["threshold"],
+            "metrics": {name: interval.as_dict() for name, interval in intervals.items()},
+        }
+
+    dumped = rules.model_dump(mode="json")
+    return {
+        "decision": decision,
+        "reason": reason,
+        "rows": rows,
+        "weeks": list(weeks),
+        "candidate": side(candidate, result.candidate),
+        "champion": side(champion, result.champion) if champion is not None and result.champion else None,
+        "difference": (
+            {name: interval.as_dict() for name, interval in result.difference.items()} if result.difference else None
+        ),
+        "rules": {name: dumped[name] for name in (*GATE_METRICS, "require_gain")},
+        "bootstrap": {
+            "resamples": rules.resamples,
+            "confidence": rules.confidence,
+            "seed": rules.seed,
+            "replicates_used": result.replicates,
+        },
+    }
+
+
+# --- the entry point ----------------------------------------------------------------------------------------
+
+
+def _score(served_dir: Path, rows: Any) -> tuple[dict[str, Any], np.ndarray]:
+    from mlops_template.model.artifact import ServedModel  # noqa: PLC0415
+    from mlops_template.stages.evaluate import served_scores  # noqa: PLC0415
+
+    if not (served_dir / "served.json").is_file():
+        msg = f"{served_dir}: not a served model directory (no served.json; run the export stage)"
+        raise GateError(msg)
+    served = ServedModel.load(served_dir)
+    return {"version": served.version, "threshold": served.threshold}, served_scores(served, rows)
+
+
+def run(
+    rules: GateParams, *, candidate_dir: Path, champion_dir: Path | None, rows_path: Path, weeks_path: Path | None
+) -> dict[str, Any]:
+    """Score both models on the rows, bootstrap, decide: the evidence dict."""
+    from mlops_template.core import io  # noqa: PLC0415
+    from mlops_template.data import schema  # noqa: PLC0415
+    from mlops_template.stages.featurize import read_split  # noqa: PLC0415
+
+    frame = read_split(rows_path)
+    labels = frame[schema.LABEL].to_numpy(dtype=int)
+    candidate, candidate_scores = _score(candidate_dir, frame)
+    statistics = model_statistics(labels, candidate_scores, candidate["threshold"])
+    champion, champion_statistics = None, None
+    if champion_dir is not None:
+        champion, champion_scores = _score(champion_dir, frame)
+        champion_statistics = model_statistics(labels, champion_scores, champion["threshold"])
+    result = paired_bootstrap(
+        len(labels),
+        statistics,
+        champion_statistics,
+        resamples=rules.resamples,
+        confidence=rules.confidence,
+        seed=rules.seed,
+    )
+    weeks: list[str] = []
+    if weeks_path is not None and weeks_path.is_file():
+        weeks = list(io.read_json(weeks_path).get("test", []))
+    return report(result, rules, rows=len(labels), weeks=weeks, candidate=candidate, champion=champion)
+
+
+def _arguments() -> argparse.ArgumentParser:
+    from mlops_template.core.command import params_argument  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(
+        prog="mlops-template gate",
+        description="Compare the candidate with the champion on the same rows (paired bootstrap); "
+        "exit 0 pass, 1 fail, 2 user error. Rules: params.yaml `gate:`.",
+    )
+    params_argument(parser)
+    parser.add_argument("--candidate", type=Path, default=Path("models/served"), help="served model directory")
+    champion = parser.add_mutually_exclusive_group(required=True)
+    champion.add_argument("--champion", help="the champion's served directory, or `none` (first model)")
+    champion.add_argument(
+        "--base-rev",
+        help="take the champion from this git revision: MLflow `champion` alias when a tracking server is set, "
+        "else its DVC outputs (cache or remote), else reproduced from that commit",
+    )
+    parser.add_argument("--rows", type=Path, default=Path("artifacts/ingest/test.parquet"))
+    parser.add_argument("--weeks", type=Path, help="weeks.json of the rows (default: beside --rows)")
+    parser.add_argument("--out", type=Path, default=Path("reports/gate.json"))
+    parser.add_argument(
+        "--set-alias", action="store_true", help="with a tracking server: alias the candidate's version `challenger`"
+    )
+    return parser
+
+
+def _gate(args: argparse.Namespace) -> dict[str, Any]:
+    from mlops_template.core import io  # noqa: PLC0415
+    from mlops_template.core.config import load_params  # noqa: PLC0415
+    from mlops_template.release import champion  # noqa: PLC0415
+
+    params = load_params(args.params)
+    weeks_path = args.weeks or args.rows.parent / "weeks.json"
+    with tempfile.TemporaryDirectory(prefix="mlops-gate-") as scratch, contextlib.ExitStack() as stack:
+        if args.champion is not None:
+            champion_dir = None if args.champion.lower() == "none" else Path(args.champion)
+            if champion_dir is not None and not champion_dir.is_dir():
+                msg = f"--champion: {champion_dir} is not a directory (a served model dir, or `none`)"
+                raise GateError(msg)
+        else:
+            champion_dir = stack.enter_context(champion.obtain(args.base_rev, Path(scratch), params))
+        evidence = run(
+            params.gate,
+            candidate_dir=args.candidate,
+            champion_dir=champion_dir,
+            rows_path=args.rows,
+            weeks_path=weeks_path,
+        )
+    io.write_json(args.out, evidence)
+    if args.set_alias:
+        champion.mark_challenger(params, evidence["candidate"]["version"])
+    return evidence
+
+
+def main(argv: list[str] | None = None) -> int:
+    from mlops_template.core.command import configure_logging, run_guarded  # noqa: PLC0415
+
+    args = _arguments().parse_args(argv)
+    configure_logging()
+    found: list[dict[str, Any]] = []
+    code = run_guarded(lambda: found.append(_gate(args)), "gate")
+    if code:
+        return code
+    evidence = found[0]
+    sys.stdout.write(f"gate: {evidence['decision']}: {evidence['reason']}\n")
+    return 0 if evidence["decision"] == PASS else 1

@@ -1,0 +1,307 @@
+"""The PR report: rendered from fixture revisions (dicts), and once from a real git + DVC repository."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops_template.data import schema
+from mlops_template.release.report import charts, render, sources
+from mlops_template.release.report.cli import main as report_main
+from tests.support.workspace import GIT_IDENTITY, VENV_BIN
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE_INPUT = REPO / "tests/fixtures/report_example.json"
+EXAMPLE = REPO / "docs/pr-comment-example.md"
+
+
+def metrics(ap: float = 0.45, recall: float = 0.44, brier: float = 0.0129) -> dict[str, Any]:
+    model = {"roc_auc": 0.86, "average_precision": ap, "precision": 0.53, "recall": recall, "f1": 0.48}
+    model |= {"brier": brier, "calibration_error": 0.0028}
+    return {"model": model, "threshold": 0.205, "test": {"rows": 4996, "positives": 91}}
+
+
+def flatten(payload: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in payload.items():
+        if isinstance(value, dict):
+            flat |= flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def metrics_diff(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """What `dvc metrics diff --all --json` says for reports/metrics.json."""
+    before, after = flatten(old or {}), flatten(new)
+    return {"reports/metrics.json": {key: {"old": before.get(key), "new": value} for key, value in after.items()}}
+
+
+def slices(atm_recall: float = 0.25) -> dict[str, Any]:
+    atm = {
+        "average_precision": 0.40,
+        "positives": 4,
+        "precision": 0.2,
+        "recall": atm_recall,
+        "roc_auc": 0.87,
+        "rows": 409,
+    }
+    pos = {"average_precision": 0.34, "positives": 36, "precision": 0.53, "recall": 0.25, "roc_auc": 0.80, "rows": 3041}
+    return {"channel": {"atm": atm, "pos": pos}}
+
+
+def plots(shift: float = 0.0) -> dict[str, dict[str, list[Any]]]:
+    fpr = [i / 199 for i in range(200)]
+    return {
+        "roc": {"fpr": fpr, "tpr": [min(1.0, (x + shift) ** 0.3) for x in fpr], "threshold": fpr},
+        "precision_recall": {"recall": fpr[::-1], "precision": [0.02 + 0.6 * x for x in fpr], "threshold": fpr},
+        "calibration": {
+            "bin": [0.0, 1.0, 3.0],
+            "mean_predicted": [0.01, 0.14, 0.35],
+            "fraction_positive": [0.01, 0.12, 0.37],
+        },
+        "feature_importance": {
+            "feature": ["amount", "txn_count_24h"],
+            "importance": [0.1 + shift, 0.39],
+            "std": [0, 0],
+        },
+    }
+
+
+def gate(decision: str = "pass", diff: float = 0.02, champion: bool = True) -> dict[str, Any]:
+    interval = {"value": 0.45, "low": 0.34, "high": 0.54}
+    side = {"version": "a581636cccd4", "threshold": 0.2, "metrics": {"average_precision": interval, "recall": interval}}
+    change = {"value": diff, "low": diff - 0.015, "high": diff + 0.015}
+    rule = {"floor": 0.2, "max_regression": 0.03, "min_gain": 0.005}
+    return {
+        "decision": decision,
+        "reason": "the reason" if decision == "pass" else "average_precision may have regressed by more than 0.0300",
+        "rows": 4996,
+        "weeks": ["2026-W46"],
+        "candidate": side,
+        "champion": side if champion else None,
+        "difference": {"average_precision": change, "recall": change} if champion else None,
+        "rules": {"average_precision": rule, "recall": rule, "require_gain": False},
+        "bootstrap": {"resamples": 1000, "confidence": 0.95, "seed": 42, "replicates_used": 1000},
+    }
+
+
+def revision(
+    base_metrics: dict[str, Any] | None,
+    head_metrics: dict[str, Any],
+    *,
+    params_diff: dict[str, Any] | None = None,
+    base_slices: dict[str, Any] | None = None,
+    head_slices: dict[str, Any] | None = None,
+    gate_json: dict[str, Any] | None = None,
+    first: bool = False,
+) -> dict[str, Any]:
+    data = {"md5": "466db64d.dir", "quality": {"train_rows": 49964, "valid_rows": 4998, "test_rows": 4996}}
+    return {
+        "base": {"rev": "origin/main", "commit": "1" * 40},
+        "head": {"rev": "workspace", "commit": "2" * 40},
+        "params_diff": params_diff or {},
+        "metrics_diff": metrics_diff(base_metrics, head_metrics),
+        "slices": {"base": None if first else (base_slices or slices()), "head": head_slices or slices()},
+        "data": {"base": None if first else data, "head": data},
+        "gate": gate_json,
+        "mlflow_run_url": None,
+        "plots": {"base": None if first else plots(), "head": plots(0.01)},
+        "calibration_bins": 10,
+        "words": sources.task_words(),
+    }
+
+
+def row(markdown: str, name: str) -> str:
+    return next(line for line in markdown.splitlines() if line.startswith(f"| {name} ("))
+
+
+def test_a_better_model_reads_better_in_each_metrics_direction() -> None:
+    text = render.render(revision(metrics(), metrics(ap=0.47, brier=0.0120), gate_json=gate()))
+    assert text.splitlines()[0] == render.MARKER
+    assert row(text, "average_precision").endswith("| ▲ +0.0200 | ✅ better |")
+    assert row(text, "brier").endswith("| ▼ -0.0009 | ✅ better |")  # lower is better
+    assert row(text, "roc_auc").endswith("| → 0 | same |")
+    assert "✅ **pass**: the reason" in text
+    assert row(text, "average_precision").startswith("| average_precision (higher is better) | 0.4500 | 0.4700 ")
+
+
+def test_a_worse_model_reads_worse_and_shows_the_failed_gate() -> None:
+    text = render.render(revision(metrics(), metrics(recall=0.40, brier=0.0135), gate_json=gate("fail", -0.02)))
+    assert row(text, "recall").endswith("| ▼ -0.0400 | 🔻 worse |")
+    assert row(text, "brier").endswith("| ▲ +0.0006 | 🔻 worse |")
+    assert "❌ **fail**: average_precision may have regressed by more than 0.0300" in text
+    assert (
+        "| average_precision | 0.4500 [0.3400, 0.5400] | 0.4500 [0.3400, 0.5400] | -0.0200 [-0.0350, -0.0050] |" in text
+    )
+
+
+def test_a_params_only_change_lists_the_params_and_unchanged_metrics() -> None:
+    params_diff = {"params.yaml": {"train.model.learning_rate": {"old": 0.05, "new": 0.1, "diff": 0.05}}}
+    params_diff["params.yaml"]["train.calibration.method"] = {"old": "isotonic", "new": "isotonic"}
+    text = render.render(revision(metrics(), metrics(), params_diff=params_diff))
+    assert "| `train.model.learning_rate` | `0.05` | `0.1` |" in text
+    assert "calibration.method" not in text  # unchanged params are not listed
+    assert all(row(text, name).endswith("| → 0 | same |") for name in render.HIGHER_IS_BETTER)
+    assert "Not run (no reports/gate.json" in text
+    assert "No params changed." not in text
+
+
+def test_a_first_run_has_no_base_to_compare() -> None:
+    text = render.render(revision(None, metrics(), gate_json=gate(champion=False), first=True))
+    assert "No metrics at the base revision: this is the first model." in text
+    assert row(text, "average_precision") == "| average_precision (higher is better) | — | 0.4500 |  | new |"
+    assert "No slice metrics at the base revision to compare with." in text
+    assert "no champion (first model)" in text
+    assert "| data version (data.dvc md5) | — | `466db64d.dir` |" in text
+    roc = text.split("```mermaid")[1]
+    assert roc.count("    line [") == 1  # only the head's curve
+
+
+def test_a_slice_regression_is_listed_worst_first() -> None:
+    worse = slices(atm_recall=0.0)
+    worse["channel"]["pos"]["average_precision"] = 0.335  # fell by 0.005: within the tolerance
+    worse["channel"]["pos"]["roc_auc"] = 0.70
+    text = render.render(revision(metrics(), metrics(), head_slices=worse))
+    section = text.split("### Slices that got worse")[1].split("###")[0]
+    listed = [line for line in section.splitlines() if line.startswith("| `")]
+    assert listed == [
+        "| `channel=atm` | recall | 0.2500 | 0.0000 | ▼ -0.2500 | 409 (4) |",
+        "| `channel=pos` | roc_auc | 0.8000 | 0.7000 | ▼ -0.1000 | 3041 (36) |",
+    ]
+
+
+def test_no_images_and_no_links_unless_a_tracking_server_is_set() -> None:
+    report = revision(metrics(), metrics(ap=0.5), gate_json=gate())
+    text = render.render(report)
+    assert not re.search(r"!\[|<img|https?://", text)
+    linked = render.render({**report, "mlflow_run_url": "https://mlflow.example.invalid/#/experiments/1/runs/abc"})
+    assert "MLflow run: [https://mlflow.example.invalid/#/experiments/1/runs/abc]" in linked
+
+
+def test_charts_are_mermaid_with_few_points() -> None:
+    text = render.render(revision(metrics(), metrics(), gate_json=gate()))
+    blocks = re.findall(r"```mermaid\n(.*?)```", text, flags=re.DOTALL)
+    assert len(blocks) == 4
+    for block in blocks:
+        assert "xychart-beta" in block
+        for series in re.findall(r"(?:line|bar) \[(.*?)\]", block):
+            assert 1 <= len(series.split(",")) <= 25
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "expected"),
+    [
+        ("recall", 0.4, 0.5, "✅ better"),
+        ("recall", 0.5, 0.4, "🔻 worse"),
+        ("calibration_error", 0.01, 0.02, "🔻 worse"),
+        ("brier", 0.02, 0.01, "✅ better"),
+        ("f1", 0.4, 0.4, "same"),
+    ],
+)
+def test_verdict_follows_each_metrics_direction(name: str, old: float, new: float, expected: str) -> None:
+    assert render.verdict(name, old, new)[1] == expected
+
+
+def test_curves_are_resampled_on_an_even_grid() -> None:
+    grid = [0.0, 0.5, 1.0]
+    assert charts.step_curve([0.0, 0.2, 0.6, 1.0], [0.0, 0.7, 0.8, 1.0], grid, envelope="max_before") == [0.0, 0.7, 1.0]
+    assert charts.step_curve([1.0, 0.6, 0.2], [0.1, 0.4, 0.9], grid, envelope="max_after") == [0.9, 0.4, 0.1]
+
+
+def test_the_readme_example_is_what_the_renderer_writes() -> None:
+    """docs/pr-comment-example.md: regenerate with `python -m tests.release.test_report`."""
+    assert EXAMPLE.read_text(encoding="utf-8") == render.render(json.loads(EXAMPLE_INPUT.read_text(encoding="utf-8")))
+
+
+def test_legacy_quality_keys_are_read_under_their_new_names() -> None:
+    # Given a base written before the rename and a head written after it
+    old = {"test_rows": 10, "test_fraud_rate": 0.1, "train_fraud_rate": 0.2}
+    assert sources.upgrade_quality(old) == {"test_rows": 10, "test_positive_rate": 0.1, "train_positive_rate": 0.2}
+    both = {"test_fraud_rate": 0.1, "test_positive_rate": 0.3}  # the new key wins over a stale legacy one
+    assert sources.upgrade_quality(both) == {"test_positive_rate": 0.3}
+    diff = {
+        "reports/data_quality.json": {
+            "test_rows": {"old": 10, "new": 12, "diff": 2},
+            "test_fraud_rate": {"old": 0.1, "new": None},
+            "test_positive_rate": {"old": None, "new": 0.25},
+            "valid_fraud_rate": {"old": 0.3, "new": None},  # a head that lacks the metric stays missing
+        },
+        "reports/metrics.json": {"threshold": {"old": 0.2, "new": 0.3}},
+    }
+    # When DVC's diff is upgraded
+    upgraded = sources.upgrade_metrics_diff(diff)
+    # Then each renamed pair is one entry with both sides, and other files are untouched
+    quality = upgraded["reports/data_quality.json"]
+    assert set(quality) == {"test_rows", "test_positive_rate", "valid_positive_rate"}
+    assert quality["test_positive_rate"] == {"old": 0.1, "new": 0.25, "diff": pytest.approx(0.15)}
+    assert quality["valid_positive_rate"] == {"old": 0.3, "new": None}
+    assert upgraded["reports/metrics.json"] == diff["reports/metrics.json"]
+    assert "test_fraud_rate" in diff["reports/data_quality.json"]  # the input is not changed
+
+
+# --- from a real git + DVC repository ------------------------------------------------------------------------
+
+
+def _sh(cwd: Path, *args: str) -> None:
+    subprocess.run(args, cwd=cwd, check=True, capture_output=True)
+
+
+def _write(root: Path, name: str, payload: Any) -> None:
+    (root / name).parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(payload) if name.endswith(".json") else str(payload)
+    (root / name).write_text(text, encoding="utf-8")
+
+
+def test_the_command_reads_git_and_dvc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _sh(tmp_path, "git", "init", "-q")
+    _sh(tmp_path, str(VENV_BIN / "dvc"), "init", "-q")
+    metric_files = ("metrics.json", "slices.json", "data_quality.json")
+    _write(
+        tmp_path,
+        "dvc.yaml",
+        "params:\n  - params.yaml\nmetrics:\n" + "".join(f"  - reports/{f}\n" for f in metric_files),
+    )
+    _write(tmp_path, "params.yaml", "train:\n  model:\n    learning_rate: 0.05\n")
+    _write(tmp_path, "reports/metrics.json", metrics())
+    _write(tmp_path, "reports/slices.json", slices())
+    _write(tmp_path, "reports/data_quality.json", {"test_rows": 4996, "test_fraud_rate": 0.0182})  # a legacy key
+    _write(tmp_path, "reports/plots/roc.csv", "fpr,tpr,threshold\n0.0,0.0,1.0\n0.1,0.6,0.5\n1.0,1.0,0.0\n")
+    _sh(tmp_path, "git", "add", "-A")
+    _sh(tmp_path, "git", *GIT_IDENTITY, "commit", "-qm", "base")
+    _write(tmp_path, "params.yaml", "train:\n  model:\n    learning_rate: 0.1\n")
+    _write(tmp_path, "reports/metrics.json", metrics(ap=0.40))
+    _write(tmp_path, "reports/slices.json", slices(atm_recall=0.0))
+    _write(tmp_path, "reports/data_quality.json", {"test_rows": 4996, "test_positive_rate": 0.02})
+    _write(tmp_path, "reports/gate.json", gate("fail", -0.05))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+    assert report_main(["--base-rev", "HEAD", "--out", "report.md"]) == 0
+    text = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "| `train.model.learning_rate` | `0.05` | `0.1` |" in text
+    assert row(text, "average_precision").endswith("| ▼ -0.0500 | 🔻 worse |")
+    assert "| `channel=atm` | recall | 0.2500 | 0.0000 |" in text
+    assert "❌ **fail**" in text
+    assert text.count("```mermaid") == 1  # only the ROC file exists
+    # The base's legacy key is read under its new name: one row, not a vanished and a new metric
+    assert f"| test {schema.POSITIVE_CLASS} rate | 0.0182 | 0.0200 |" in text
+    assert "| `reports/data_quality.json` | test_positive_rate | 0.0182 | 0.0200 |" in text
+    assert "_fraud_rate" not in text
+
+    _sh(tmp_path, "git", "add", "-A")
+    _sh(tmp_path, "git", *GIT_IDENTITY, "commit", "-qm", "head")
+    assert report_main(["--base-rev", "HEAD~1", "--head-rev", "HEAD", "--out", "committed.md"]) == 0
+    committed = (tmp_path / "committed.md").read_text(encoding="utf-8")
+    assert committed.split("### Promotion gate")[1] == text.split("### Promotion gate")[1]  # same content
+
+    assert report_main(["--base-rev", "no-such-rev"]) == 2
+
+
+if __name__ == "__main__":
+    EXAMPLE.write_text(render.render(json.loads(EXAMPLE_INPUT.read_text(encoding="utf-8"))), encoding="utf-8")

@@ -1,0 +1,188 @@
+"""API keys: where they come from, how they are kept, and the 401/403 matrix on every route."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from mlops_template.core.errors import ConfigError
+from mlops_template.serving.app import create_app
+from mlops_template.serving.auth import PUBLIC_PATHS, ApiKeys, load_api_keys, presented_key
+from mlops_template.serving.settings import ServingSettings, load_settings
+from tests.serving.conftest import API_KEY, AUTH, MakeSettings
+
+OTHER_KEY = "second-key-abcdefghijklmnop"
+WRONG_KEY = "wrong-key-000000000000000"
+
+# Every route that needs a key, with a request that would otherwise succeed or fail validation.
+PROTECTED: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("POST", "/v1/predict", {"record": {}}),
+    ("POST", "/v1/explain", {"record": {}}),
+    ("POST", "/v1/feedback", {"request_id": "0" * 32, "label": 1}),
+    ("GET", "/v1/model", None),
+    ("POST", "/v1/admin/reload", None),
+    ("GET", "/openapi.json", None),
+    ("GET", "/no/such/path", None),  # unknown paths too: no key, no map of the API
+]
+
+
+def settings_from_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> ServingSettings:
+    for name in ("MLOPS_API_KEYS", "MLOPS_API_KEYS_FILE", "MLOPS_AUTH_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return load_settings()
+
+
+def test_keys_from_the_environment_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_from_env(monkeypatch, MLOPS_API_KEYS=f" {API_KEY} ,{OTHER_KEY},")
+    keys = load_api_keys(settings)
+    assert keys is not None
+    assert keys.matches(API_KEY.encode())
+    assert keys.matches(OTHER_KEY.encode())
+    assert not keys.matches(WRONG_KEY.encode())
+
+
+def test_keys_from_a_mounted_file_one_a_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = tmp_path / "keys"
+    path.write_text(f"# rotated 2026-11\n{API_KEY}\n\n  {OTHER_KEY}  \n", encoding="utf-8")
+    keys = load_api_keys(settings_from_env(monkeypatch, MLOPS_API_KEYS_FILE=str(path)))
+    assert keys is not None
+    assert len(keys.digests) == 2
+    assert keys.matches(OTHER_KEY.encode())
+
+
+def test_keys_are_kept_only_as_digests() -> None:
+    keys = ApiKeys.from_keys([API_KEY])
+    assert all(len(digest) == 32 for digest in keys.digests)
+    assert API_KEY not in repr(keys)
+    assert API_KEY.encode() not in b"".join(keys.digests)
+
+
+def test_no_keys_refuses_to_start_unless_auth_is_disabled_explicitly(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match=r"no API keys configured.*MLOPS_AUTH_DISABLED=true"):
+        load_api_keys(settings_from_env(monkeypatch))
+    assert load_api_keys(settings_from_env(monkeypatch, MLOPS_AUTH_DISABLED="true")) is None
+
+
+def test_disabling_auth_while_keys_are_set_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match="choose one"):
+        load_api_keys(settings_from_env(monkeypatch, MLOPS_AUTH_DISABLED="true", MLOPS_API_KEYS=API_KEY))
+
+
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [("short", "at least 16"), ("has a space in it ok", "printable ASCII"), ("caf\u00e9-key-0123456789", "ASCII")],
+)
+def test_weak_or_unsendable_keys_are_refused_without_showing_them(
+    monkeypatch: pytest.MonkeyPatch, value: str, rule: str
+) -> None:
+    with pytest.raises(ConfigError, match=rule) as caught:
+        load_api_keys(settings_from_env(monkeypatch, MLOPS_API_KEYS=f"{API_KEY},{value}"))
+    assert "key #2" in str(caught.value)
+    assert value not in str(caught.value)
+
+
+def test_an_unreadable_key_file_names_the_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"MLOPS_API_KEYS_FILE=.*cannot read it"):
+        load_api_keys(settings_from_env(monkeypatch, MLOPS_API_KEYS_FILE=str(tmp_path / "absent")))
+
+
+def test_a_bad_setting_names_the_variable_and_the_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLOPS_MAX_BATCH", "0")
+    with pytest.raises(ConfigError, match=r"MLOPS_MAX_BATCH='0': Input should be greater than or equal to 1"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ([(b"x-api-key", b"abc")], b"abc"),
+        ([(b"authorization", b"Bearer abc")], b"abc"),
+        ([(b"authorization", b"bearer   abc ")], b"abc"),
+        ([(b"authorization", b"Basic abc")], None),
+        ([(b"authorization", b"Bearer xyz"), (b"x-api-key", b"abc")], b"abc"),
+        ([(b"x-api-key", b"")], None),
+        ([], None),
+    ],
+)
+def test_the_presented_key(headers: list[tuple[bytes, bytes]], expected: bytes | None) -> None:
+    assert presented_key(headers) == expected
+
+
+@pytest.mark.parametrize(("method", "path", "body"), PROTECTED)
+def test_protected_routes_need_a_valid_key(
+    client: TestClient, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    missing = client.request(method, path, json=body)
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"].startswith("Bearer")
+    assert "missing API key" in missing.json()["detail"]
+
+    for wrong in ({"X-API-Key": WRONG_KEY}, {"Authorization": f"Bearer {WRONG_KEY}"}):
+        refused = client.request(method, path, json=body, headers=wrong)
+        assert refused.status_code == 403
+        assert refused.json() == {"detail": "invalid API key"}
+
+    for good in (AUTH, {"Authorization": f"Bearer {API_KEY}"}):
+        accepted = client.request(method, path, json=body, headers=good)
+        assert accepted.status_code not in (401, 403)
+
+
+@pytest.mark.parametrize("path", sorted(PUBLIC_PATHS))
+def test_health_ready_and_metrics_need_no_key(client: TestClient, path: str) -> None:
+    assert client.get(path).status_code == 200
+
+
+def test_auth_comes_before_the_body_is_read(client: TestClient) -> None:
+    answer = client.post("/v1/predict", content=b"{not json", headers={"content-type": "application/json"})
+    assert answer.status_code == 401
+
+
+def test_keys_never_reach_the_log(make_settings: MakeSettings, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    app = create_app(make_settings(api_keys=SecretStr(f"{API_KEY},{OTHER_KEY}")))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        client.get("/v1/model", headers={"X-API-Key": WRONG_KEY})
+        client.get("/v1/model", headers=AUTH)
+        client.post("/v1/admin/reload", headers={"Authorization": f"Bearer {OTHER_KEY}"})
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "key(s) accepted" in logged
+    for key in (API_KEY, OTHER_KEY, WRONG_KEY):
+        assert key not in logged
+
+
+def test_docs_are_offered_only_without_auth(make_settings: MakeSettings, client: TestClient) -> None:
+    assert client.get("/docs", headers=AUTH).status_code == 404
+    app = create_app(make_settings(api_keys=None, auth_disabled=True))
+    with TestClient(app) as open_client:
+        assert open_client.get("/docs").status_code == 200
+        assert open_client.get("/v1/model").status_code == 200
+
+
+PREFLIGHT = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+
+
+def test_cors_is_closed_by_default(client: TestClient) -> None:
+    preflight = client.options("/v1/predict", headers=PREFLIGHT)
+    assert "access-control-allow-origin" not in preflight.headers
+    answer = client.post("/v1/predict", json={"record": {}}, headers={**AUTH, "Origin": "https://app.example"})
+    assert "access-control-allow-origin" not in answer.headers
+
+
+def test_cors_opens_only_to_the_configured_origins(make_settings: MakeSettings) -> None:
+    app = create_app(make_settings(cors_origins="https://app.example, https://admin.example"))
+    with TestClient(app) as client:
+        allowed = client.options("/v1/predict", headers=PREFLIGHT)
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+        assert "X-API-Key" in allowed.headers["access-control-allow-headers"]
+        other = client.options("/v1/predict", headers={**PREFLIGHT, "Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+        # CORS opens the browser's door, not the API's: a request still needs its key.
+        assert client.get("/v1/model", headers={"Origin": "https://app.example"}).status_code == 401
