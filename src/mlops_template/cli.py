@@ -121,7 +121,11 @@ def _data_command(args: argparse.Namespace) -> int:
 
     if args.data_command == "next-batch":
         return _next_batch(args.params, args.data)
-    return run_guarded(lambda: generate_history(load_params(args.params), args.data, args.weeks), "data generate")
+
+    def generate() -> None:
+        generate_history(load_params(args.params), args.data, args.weeks)
+
+    return run_guarded(generate, "data generate")
 
 
 def _next_batch(params_path: Path, data_dir: Path) -> int:

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mlops_template.core.arguments import positive_int
+from mlops_template.core.command import positive_int
 from mlops_template.core.errors import ConfigError, MlopsTemplateError
 
 APP = "mlops_template.serving.app:create_app"

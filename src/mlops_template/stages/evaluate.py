@@ -13,7 +13,6 @@ from sklearn.inspection import permutation_importance
 from sklearn.metrics import average_precision_score
 
 from mlops_template.core import io
-from mlops_template.core.command import stage_main
 from mlops_template.core.config import EvaluateParams, Params
 from mlops_template.core.errors import StageInputError
 from mlops_template.core.params_check import slice_problems
@@ -30,6 +29,7 @@ from mlops_template.model.metrics import (
     slice_metrics,
 )
 from mlops_template.model.onnx_export import graph_inputs
+from mlops_template.stages import stage_main
 from mlops_template.stages.featurize import read_split
 
 logger = logging.getLogger("mlops_template.stages.evaluate")  # not __main__ under python -m

@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from mlops_template.core import io
-from mlops_template.core.command import stage_main
 from mlops_template.core.config import Params
 from mlops_template.data import schema
 from mlops_template.data.contract import export_contract
@@ -32,6 +31,7 @@ from mlops_template.model.onnx_export import (
     graph_inputs,
     input_columns,
 )
+from mlops_template.stages import stage_main
 from mlops_template.stages.featurize import read_split
 
 logger = logging.getLogger("mlops_template.stages.export")  # not __main__ under python -m

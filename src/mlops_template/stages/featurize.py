@@ -10,10 +10,10 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from mlops_template.core import io
-from mlops_template.core.command import stage_main
 from mlops_template.core.config import FeaturizeParams, Params
 from mlops_template.data import schema
 from mlops_template.model.features import build_transformer
+from mlops_template.stages import stage_main
 from mlops_template.stages.ingest import SPLITS
 
 logger = logging.getLogger("mlops_template.stages.featurize")  # not __main__ under python -m

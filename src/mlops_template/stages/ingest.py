@@ -17,12 +17,12 @@ from pathlib import Path
 import pandas as pd
 
 from mlops_template.core import io
-from mlops_template.core.command import stage_main
 from mlops_template.core.config import IngestParams, Params
 from mlops_template.core.errors import DataContractError
 from mlops_template.core.weeks import week_of
 from mlops_template.data import schema
 from mlops_template.data.sources import batch_files, event_time, read_batch
+from mlops_template.stages import stage_main
 
 logger = logging.getLogger("mlops_template.stages.ingest")  # not __main__ under python -m
 

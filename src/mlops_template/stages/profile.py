@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlops_template.core.command import stage_main
 from mlops_template.core.config import Params
 from mlops_template.data import schema
 from mlops_template.model.artifact import ServedModel
 from mlops_template.monitoring import profile
+from mlops_template.stages import stage_main
 from mlops_template.stages.evaluate import served_scores
 from mlops_template.stages.featurize import read_split
 

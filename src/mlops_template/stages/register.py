@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from mlops_template.core import io
-from mlops_template.core.command import stage_main
 from mlops_template.core.config import Params, find_project_root
 from mlops_template.model import tracking
 from mlops_template.model.artifact import ServedModel
 from mlops_template.model.estimator import load_bundle
+from mlops_template.stages import stage_main
 
 logger = logging.getLogger("mlops_template.stages.register")  # not __main__ under python -m
 

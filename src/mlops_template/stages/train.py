@@ -12,12 +12,12 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from mlops_template.core import io
-from mlops_template.core.command import stage_main
 from mlops_template.core.config import Params
 from mlops_template.core.errors import StageInputError
 from mlops_template.data import schema
 from mlops_template.model.estimator import ModelBundle, build_classifier, choose_threshold
 from mlops_template.model.metrics import classification_metrics
+from mlops_template.stages import stage_main
 
 logger = logging.getLogger("mlops_template.stages.train")  # not __main__ under python -m
 

@@ -48,7 +48,7 @@ import pandas as pd
 import yaml
 
 from mlops_template.core import io
-from mlops_template.core.arguments import positive_int
+from mlops_template.core.command import positive_int
 from mlops_template.core.config import Params, find_project_root, parse_params
 from mlops_template.core.errors import MlopsTemplateError
 from mlops_template.core.weeks import parse_week, shift_week, week_label
