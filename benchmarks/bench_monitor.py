@@ -41,12 +41,13 @@ from mlops_template.core.config import Params, SimulatedSourceParams, load_param
 from mlops_template.core.weeks import parse_week, shift_week
 from mlops_template.data import schema
 from mlops_template.data.sources.simulated import generate_week
+from mlops_template.data.splits import read_split
 from mlops_template.model.artifact import ServedModel
+from mlops_template.model.scoring import served_scores
 from mlops_template.monitoring import monitor
 from mlops_template.monitoring import profile as profiles
 from mlops_template.monitoring.detectors import KINDS
-from mlops_template.stages.featurize import read_split
-from tests.support.monitoring_windows import log_frame, served_scores
+from tests.support.monitoring_windows import log_frame
 from tests.support.workspace import REPO, VENV_BIN, copy_project, project_env
 
 ONSET = "2026-W50"

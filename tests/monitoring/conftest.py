@@ -16,9 +16,10 @@ from mlops_template.core.config import MonitorParams, SimulatedSourceParams, par
 from mlops_template.data import schema
 from mlops_template.data.sources.simulated import generate_week
 from mlops_template.model.artifact import ServedModel
+from mlops_template.model.scoring import served_scores
 from mlops_template.monitoring import profile as profiles
 from tests.conftest import shipped_params_dict, small_params_dict
-from tests.support.monitoring_windows import log_frame, served_scores
+from tests.support.monitoring_windows import log_frame
 
 REFERENCE_WEEKS = ("2026-W45", "2026-W46")
 LIVE_WEEKS = ("2026-W47", "2026-W48")

@@ -8,12 +8,13 @@ import pytest
 
 from mlops_template.core.config import MonitorParams
 from mlops_template.model.artifact import ServedModel
+from mlops_template.model.scoring import served_scores
 from mlops_template.monitoring import detectors
 from mlops_template.monitoring.detectors import Finding
 from mlops_template.monitoring.monitor import judge
 from mlops_template.monitoring.profile import Profile
 from tests.monitoring.conftest import REFERENCE_WEEKS, build_reference, monitor_source, weeks_rows, window
-from tests.support.monitoring_windows import log_frame, served_scores
+from tests.support.monitoring_windows import log_frame
 
 START = pd.Timestamp("2026-11-16", tz="UTC")  # Monday of 2026-W47
 END = START + pd.Timedelta(weeks=2)

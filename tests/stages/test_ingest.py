@@ -16,6 +16,7 @@ from mlops_template.core.errors import DataContractError
 from mlops_template.core.weeks import week_of
 from mlops_template.data import schema
 from mlops_template.data.sources import batch_files, read_batch
+from mlops_template.data.splits import SPLITS
 from mlops_template.stages import ingest
 
 
@@ -26,7 +27,7 @@ def _run(params: Params, data_dir: Path, out: Path) -> ingest.Ingested:
 def test_ingest_writes_time_ordered_disjoint_splits(small_params: Params, data_dir: Path, tmp_path: Path) -> None:
     result = _run(small_params, data_dir, tmp_path / "out")
     assert result.weeks == {"train": ["2026-W35", "2026-W36", "2026-W37"], "valid": ["2026-W38"], "test": ["2026-W39"]}
-    splits = {n: pd.read_parquet(tmp_path / "out" / "ingest" / f"{n}.parquet") for n in ingest.SPLITS}
+    splits = {n: pd.read_parquet(tmp_path / "out" / "ingest" / f"{n}.parquet") for n in SPLITS}
     assert splits["train"][schema.TIMESTAMP].max() < splits["valid"][schema.TIMESTAMP].min()
     assert splits["valid"][schema.TIMESTAMP].max() < splits["test"][schema.TIMESTAMP].min()
     ids = [set(s[schema.ID]) for s in splits.values()]

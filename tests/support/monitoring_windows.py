@@ -15,13 +15,8 @@ import pandas as pd
 
 from mlops_template.data import schema
 from mlops_template.model.artifact import ServedModel
-from mlops_template.model.onnx_export import graph_inputs
 
 LABEL_DELAY_DAYS = (2.0, 12.0)
-
-
-def served_scores(served: ServedModel, rows: pd.DataFrame) -> np.ndarray:
-    return served.predict_columns(graph_inputs(rows))
 
 
 def log_frame(

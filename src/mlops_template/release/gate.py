@@ -313,7 +313,7 @@ def report(
 
 def _score(served_dir: Path, rows: Any) -> tuple[dict[str, Any], np.ndarray]:
     from mlops_template.model.artifact import ServedModel  # noqa: PLC0415
-    from mlops_template.stages.evaluate import served_scores  # noqa: PLC0415
+    from mlops_template.model.scoring import served_scores  # noqa: PLC0415
 
     if not (served_dir / "served.json").is_file():
         msg = f"{served_dir}: not a served model directory (no served.json; run the export stage)"
@@ -328,7 +328,7 @@ def run(
     """Score both models on the rows, bootstrap, decide: the evidence dict."""
     from mlops_template.core import io  # noqa: PLC0415
     from mlops_template.data import schema  # noqa: PLC0415
-    from mlops_template.stages.featurize import read_split  # noqa: PLC0415
+    from mlops_template.data.splits import read_split  # noqa: PLC0415
 
     frame = read_split(rows_path)
     labels = frame[schema.LABEL].to_numpy(dtype=int)

@@ -17,6 +17,7 @@ from mlops_template.core.config import EvaluateParams, Params
 from mlops_template.core.errors import StageInputError
 from mlops_template.core.params_check import slice_problems
 from mlops_template.data import schema
+from mlops_template.data.splits import read_split
 from mlops_template.model import model_card
 from mlops_template.model.artifact import ServedModel
 from mlops_template.model.features import INPUT_COLUMNS
@@ -28,16 +29,10 @@ from mlops_template.model.metrics import (
     roc_points,
     slice_metrics,
 )
-from mlops_template.model.onnx_export import graph_inputs
+from mlops_template.model.scoring import served_scores
 from mlops_template.stages import stage_main
-from mlops_template.stages.featurize import read_split
 
 logger = logging.getLogger("mlops_template.stages.evaluate")  # not __main__ under python -m
-
-
-def served_scores(served: ServedModel, rows: pd.DataFrame) -> np.ndarray:
-    """The served artifact's probabilities for contract rows: the numbers the API would return."""
-    return served.predict_columns(graph_inputs(rows))
 
 
 class _Fitted:

@@ -21,6 +21,7 @@ from mlops_template.core import io
 from mlops_template.core.config import Params
 from mlops_template.data import schema
 from mlops_template.data.contract import export_contract
+from mlops_template.data.splits import HELD_OUT, read_split
 from mlops_template.model import artifact
 from mlops_template.model.estimator import ModelBundle, load_bundle
 from mlops_template.model.onnx_export import (
@@ -32,11 +33,10 @@ from mlops_template.model.onnx_export import (
     input_columns,
 )
 from mlops_template.stages import stage_main
-from mlops_template.stages.featurize import read_split
 
 logger = logging.getLogger("mlops_template.stages.export")  # not __main__ under python -m
 
-PARITY_SPLITS = ("valid", "test")
+PARITY_SPLITS = HELD_OUT  # every row the threshold and the metrics are measured on
 
 
 def reference_values(train: pd.DataFrame) -> dict[str, Any]:

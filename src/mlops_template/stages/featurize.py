@@ -12,16 +12,11 @@ from sklearn.pipeline import Pipeline
 from mlops_template.core import io
 from mlops_template.core.config import FeaturizeParams, Params
 from mlops_template.data import schema
+from mlops_template.data.splits import SPLITS, read_split
 from mlops_template.model.features import build_transformer
 from mlops_template.stages import stage_main
-from mlops_template.stages.ingest import SPLITS
 
 logger = logging.getLogger("mlops_template.stages.featurize")  # not __main__ under python -m
-
-
-def read_split(path: Path) -> pd.DataFrame:
-    """A split written by ingest; a clear error if it is missing or not one."""
-    return io.read_parquet_artifact(path, schema.COLUMNS, "ingest")
 
 
 def fit_transform(params: FeaturizeParams, splits: dict[str, pd.DataFrame]) -> tuple[Pipeline, dict[str, pd.DataFrame]]:

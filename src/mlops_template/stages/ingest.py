@@ -22,11 +22,10 @@ from mlops_template.core.errors import DataContractError
 from mlops_template.core.weeks import week_of
 from mlops_template.data import schema
 from mlops_template.data.sources import batch_files, event_time, read_batch
+from mlops_template.data.splits import SPLITS
 from mlops_template.stages import stage_main
 
 logger = logging.getLogger("mlops_template.stages.ingest")  # not __main__ under python -m
-
-SPLITS = ("train", "valid", "test")
 
 
 @dataclass(frozen=True)

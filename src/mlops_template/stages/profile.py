@@ -11,24 +11,20 @@ import argparse
 import logging
 from pathlib import Path
 
-import pandas as pd
-
 from mlops_template.core.config import Params
 from mlops_template.data import schema
+from mlops_template.data.splits import HELD_OUT, read_splits
 from mlops_template.model.artifact import ServedModel
+from mlops_template.model.scoring import served_scores
 from mlops_template.monitoring import profile
 from mlops_template.stages import stage_main
-from mlops_template.stages.evaluate import served_scores
-from mlops_template.stages.featurize import read_split
 
 logger = logging.getLogger("mlops_template.stages.profile")  # not __main__ under python -m
-
-HELD_OUT = ("valid", "test")
 
 
 def run(params: Params, *, served_dir: Path, ingest_dir: Path, out: Path) -> profile.Profile:
     served = ServedModel.load(served_dir)
-    rows = pd.concat([read_split(ingest_dir / f"{split}.parquet") for split in HELD_OUT], ignore_index=True)
+    rows = read_splits(ingest_dir, HELD_OUT)
     scores = served_scores(served, rows)
     labels = rows[schema.LABEL].to_numpy(dtype=int)
     found = profile.build(rows, labels, scores, served, params.monitor.profile, trending=params.monitor.drift.trending)
