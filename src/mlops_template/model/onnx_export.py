@@ -356,7 +356,7 @@ class InputColumn:
     kind: str  # numeric | categorical | timestamp
 
 
-def input_columns() -> tuple[InputColumn, ...]:
+def graph_input_columns() -> tuple[InputColumn, ...]:
     """The graph's inputs: the contract's inputs in its column order (the event time even when no time
     feature is on, so the API's request shape depends on the contract alone)."""
     kinds = {"numeric": "numeric", "categorical": "categorical", "event_time": "timestamp"}
@@ -375,7 +375,7 @@ def build_onnx(pipeline: Pipeline, *, with_features: bool = False) -> onnx.Model
         msg = "models/model.joblib: not the features -> calibrated classifier pipeline that train writes"
         raise ExportError(msg)
     graph = _Graph()
-    inputs = input_columns()
+    inputs = graph_input_columns()
     sources = {column.name: column.name for column in inputs}
     x = _columns(graph, columns, sources)
     _classifier(graph, x, classifier)
@@ -402,7 +402,7 @@ def graph_inputs(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """Contract rows as the graph's typed input columns (what the API builds from JSON records)."""
     inputs = features.model_inputs(frame)
     columns: dict[str, np.ndarray] = {}
-    for column in input_columns():
+    for column in graph_input_columns():
         if column.kind == "timestamp":
             stamps = pd.to_datetime(frame[column.name], utc=True).dt.as_unit("ns")
             columns[column.name] = stamps.astype("int64").to_numpy() // 1_000_000_000  # floor, as datetime does

@@ -29,8 +29,8 @@ from mlops_template.model.onnx_export import (
     PARITY_TOLERANCE,
     ExportError,
     build_onnx,
+    graph_input_columns,
     graph_inputs,
-    input_columns,
 )
 from mlops_template.stages import stage_main
 
@@ -42,7 +42,7 @@ PARITY_SPLITS = HELD_OUT  # every row the threshold and the metrics are measured
 def reference_values(train: pd.DataFrame) -> dict[str, Any]:
     """Each input's training reference: median number, most frequent category, median time (to the second)."""
     found: dict[str, Any] = {}
-    for column in input_columns():
+    for column in graph_input_columns():
         values = train[column.name].dropna()
         if values.empty:
             msg = f"ingest: input column {column.name!r} has no value in the training split"
@@ -86,7 +86,7 @@ def metadata(bundle: ModelBundle, params: Params, hashes: dict[str, str], refere
         "train_prevalence": bundle.train_prevalence,
         "trained_weeks": list(bundle.trained_weeks),
         "validation": bundle.validation,
-        "inputs": [{"name": c.name, "kind": c.kind} for c in input_columns()],
+        "inputs": [{"name": c.name, "kind": c.kind} for c in graph_input_columns()],
         "reference": reference,
         "explain_method": artifact.ServedModel.EXPLAIN_METHOD,
     }
