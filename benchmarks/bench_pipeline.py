@@ -35,17 +35,60 @@ from tests.support.workspace import REPO, VENV_BIN, copy_project, project_env
 
 STAGES = ("ingest", "featurize", "train", "export", "evaluate", "register")
 WEEKS = 12
-# Runs a command and prints the peak RSS (KiB) of the largest process it waited for.
+# Runs a command, letting its stdout and stderr through (a failure is reported with them), then prints
+# on a line of its own the peak RSS (KiB) of the largest process it waited for and the command's exit
+# code (negative: killed by that signal, which an exit status cannot carry).
+MEASURED = "measured: peak-rss-kib exit-code"
 MEASURE = (
     "import resource, subprocess, sys\n"
-    "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).returncode\n"
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-    "sys.exit(code)\n"
+    "code = subprocess.run(sys.argv[1:]).returncode\n"
+    f"print('\\n{MEASURED}', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)\n"
+    "sys.exit(code != 0)\n"
 )
+TAIL_LINES = 20  # of each stream, when a command fails
+
+
+def split_measured(stdout: str) -> tuple[str, int, float] | None:
+    """MEASURE's stdout as (the command's own stdout, its exit code, peak MiB); None if MEASURE died first."""
+    own, marker, summary = stdout.rpartition(MEASURED)
+    if not marker:
+        return None
+    peak_kib, code = summary.split()
+    return own.removesuffix("\n"), int(code), int(peak_kib) / 1024
+
+
+def failure_report(
+    command: tuple[str, ...], cwd: Path, code: int, stdout: str, stderr: str, *, lines: int = TAIL_LINES
+) -> str:
+    """Why the benchmark stopped: the command, where it ran, its exit code and the end of both streams.
+
+    Both streams, because our CLI prints its one-line `error: ...` on stderr while DVC reports a failed
+    stage's command on stdout.
+    """
+    how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+    report = [f"benchmark command failed ({how}): {' '.join(command)}", f"  in {cwd}"]
+    for name, text in (("stdout", stdout), ("stderr", stderr)):
+        every = text.rstrip("\n").splitlines()
+        if not every:
+            report.append(f"  {name}: (empty)")
+            continue
+        shown = every[-lines:]
+        report.append(
+            f"  {name} (last {len(shown)} of {len(every)} lines):" if len(shown) < len(every) else f"  {name}:"
+        )
+        report.extend(f"    | {line}" for line in shown)
+    return "\n".join(report)
+
+
+def checked(cwd: Path, *command: str) -> None:
+    """Run `command` in `cwd` unmeasured; stop the benchmark with a failure report if it fails."""
+    found = subprocess.run(list(command), cwd=cwd, env=project_env(), capture_output=True, text=True, check=False)
+    if found.returncode != 0:
+        raise SystemExit(failure_report(command, cwd, found.returncode, found.stdout, found.stderr))
 
 
 def timed(cwd: Path, *command: str) -> tuple[float, float]:
-    """Run `command` in `cwd`; return (seconds, peak MiB)."""
+    """Run `command` in `cwd`; return (seconds, peak MiB), or stop the benchmark with a failure report."""
     start = time.perf_counter()
     found = subprocess.run(
         [sys.executable, "-c", MEASURE, *command],
@@ -56,9 +99,13 @@ def timed(cwd: Path, *command: str) -> tuple[float, float]:
         check=False,
     )
     seconds = time.perf_counter() - start
-    if found.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed in {cwd}:\n{found.stderr}")
-    return seconds, int(found.stdout.strip().splitlines()[-1]) / 1024
+    measured = split_measured(found.stdout)
+    if measured is None:  # MEASURE could not run the command at all (not found, say): its traceback says why
+        raise SystemExit(failure_report(command, cwd, found.returncode, found.stdout, found.stderr))
+    stdout, code, peak_mib = measured
+    if code != 0:
+        raise SystemExit(failure_report(command, cwd, code, stdout, found.stderr))
+    return seconds, peak_mib
 
 
 def workspace(root: Path, name: str) -> Path:
@@ -92,8 +139,8 @@ def dvc_floor(root: Path, repeats: int) -> float:
     """DVC's own no-op floor: a one-stage pipeline that is up to date."""
     ws = root / "floor"
     ws.mkdir()
-    subprocess.run(["git", "init", "-q"], cwd=ws, check=True)
-    subprocess.run([VENV_BIN / "dvc", "init", "-q"], cwd=ws, check=True, env=project_env())
+    checked(ws, "git", "init", "-q")
+    checked(ws, str(VENV_BIN / "dvc"), "init", "-q")
     (ws / "input.txt").write_text("x\n", encoding="utf-8")
     stage = {"stages": {"copy": {"cmd": "cp input.txt output.txt", "deps": ["input.txt"], "outs": ["output.txt"]}}}
     (ws / "dvc.yaml").write_text(yaml.safe_dump(stage), encoding="utf-8")

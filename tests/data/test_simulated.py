@@ -9,6 +9,7 @@ import pytest
 
 from mlops_template.core.config import SimulatedSourceParams
 from mlops_template.data import schema
+from mlops_template.data.sources import event_time
 from mlops_template.data.sources.simulated import generate_week, simulate_batch
 
 
@@ -38,6 +39,21 @@ def test_rows_lie_in_their_week_sorted_with_unique_ids() -> None:
     assert stamps.min() >= pd.Timestamp("2026-09-28", tz="UTC")
     assert stamps.max() < pd.Timestamp("2026-10-05", tz="UTC")
     assert rows[schema.ID].is_unique
+
+
+# At the 250k-row benchmark's size (250_000 // 12 rows a week), seed 42's 2026-W37 draws two rows in the
+# last minute of Sunday whose jitter once carried them into Monday, and `data generate` refused the week.
+# new_fraud_pattern adds card-testing rows, drawn by the same code, on top of the same base rows.
+@pytest.mark.parametrize("scenario", ["none", "new_fraud_pattern"])
+def test_rows_drawn_in_the_last_seconds_of_sunday_stay_in_their_week(scenario: str) -> None:
+    week = "2026-W37"
+    params = _params(rows_per_week=20_833, drift={"scenario": scenario, "start_week": week, "strength": 1.0})
+    stamps = generate_week(params, 42, week)[schema.TIMESTAMP]
+    start, end = event_time.week_bounds(week)
+    assert (stamps >= end - pd.Timedelta(minutes=1)).sum() >= 2  # the draw does reach the edge
+    assert stamps.min() >= start
+    assert stamps.max() < end
+    assert event_time.refusal(stamps, f"{week}.csv", now=end + pd.Timedelta(days=1)) is None
 
 
 def test_realistic_shape() -> None:

@@ -69,6 +69,7 @@ _CATEGORY_RISK = {
 }
 _CHANNEL_MIX = {"pos": 0.6, "online": 0.32, "atm": 0.08}
 _EPOCH = dt.date(2020, 1, 6)  # account opening dates are counted from this Monday
+_LAST_SECOND_OF_WEEK = 7 * 86_400 - 1  # seconds after Monday 00:00
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,12 @@ def _base_rows(params: SimulatedSourceParams, seed: int, week: str, rng: np.rand
     day = rng.integers(0, 7, n)
     hour = np.where(rng.random(n) < 0.9, rng.normal(14, 4, n), rng.uniform(0, 24, n)) % 24
     seconds = day * 86_400 + hour * 3600 + rng.uniform(0, 60, n)
+    # The jitter must not carry a Sunday 23:59 row into the next ISO week, which `data generate` rightly
+    # refuses. Only those rows are clamped, to the week's last second: they are computed as before and
+    # with as many draws, so every other row stays byte-identical, and so does every week without such a
+    # row (the shipped history). A spill past another midnight stays in the week; clamping those too
+    # would rewrite a shipped row (2026-W44 has one).
+    seconds = np.minimum(seconds, _LAST_SECOND_OF_WEEK)
     timestamp = monday + pd.to_timedelta(np.floor(seconds), unit="s")
     days_since_epoch = (parse_week(week) - _EPOCH).days + day
 
