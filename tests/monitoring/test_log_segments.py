@@ -18,7 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from mlops_template.monitoring.logsource import read_window
-from mlops_template.monitoring.segments import KINDS, LogSourceError, parse_key
+from mlops_template.monitoring.segments import LogSourceError
+from mlops_template.monitoring.segments.layout import KINDS, parse_key
 from tests.support import moto_s3
 from tests.support.moto_s3 import CREDENTIALS, moto_server
 from tests.support.prediction_logs import Writer, fill, prediction_rows
@@ -188,7 +189,8 @@ def test_reading_needs_no_network_and_duckdb_downloads_nothing(tmp_path: Path) -
         "import sys; from datetime import datetime, UTC, timedelta\n"
         "from pathlib import Path\n"
         "from mlops_template.monitoring.logsource import read_window\n"
-        "from mlops_template.monitoring.segments import Shipper, open_store\n"
+        "from mlops_template.monitoring.segments.shipper import Shipper\n"
+        "from mlops_template.monitoring.segments.stores import open_store\n"
         "t0 = datetime(2026, 11, 16, tzinfo=UTC)\n"
         "Shipper(Path(sys.argv[1]), open_store(sys.argv[2]), 'api-0').ship_once()\n"
         "a, b = (read_window(s, t0, t0 + timedelta(days=1)) for s in sys.argv[1:3])\n"

@@ -15,14 +15,10 @@ import pytest
 
 from mlops_template.core.errors import ConfigError
 from mlops_template.monitoring.logsource import columns, read_window
-from mlops_template.monitoring.segments import (
-    DirectoryStore,
-    LogSourceError,
-    SegmentName,
-    Shipper,
-    one_segment,
-    parse_key,
-)
+from mlops_template.monitoring.segments import LogSourceError
+from mlops_template.monitoring.segments.layout import SegmentName, parse_key
+from mlops_template.monitoring.segments.shipper import Shipper, one_segment
+from mlops_template.monitoring.segments.stores import DirectoryStore
 from tests.support.prediction_logs import Writer, fill, prediction_rows
 
 T0 = datetime(2026, 11, 16, tzinfo=UTC)  # a Monday

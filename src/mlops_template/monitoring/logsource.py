@@ -2,7 +2,7 @@
 
 `read_window(source, start, end)` takes the API's SQLite file (one node), a directory of Parquet
 segments, or `s3://bucket/prefix` of segments (many replicas, shipped by `mlops-template log ship`;
-see monitoring/segments.py), and returns one DataFrame in the monitor's agreed shape.
+see monitoring/segments/), and returns one DataFrame in the monitor's agreed shape.
 
 DuckDB does the query (window, one row per request id, latest label per request id, the inputs
 out of their JSON). It reads no file format it would have to download an extension for: its wheel
@@ -36,21 +36,10 @@ import pyarrow.parquet as pq
 
 from mlops_template.core.errors import ConfigError
 from mlops_template.data import schema
-from mlops_template.monitoring.segments import (
-    FORMAT_KEY,
-    KINDS,
-    SCHEMAS,
-    SEGMENT_FORMAT,
-    DirectoryStore,
-    Kind,
-    LogSourceError,
-    S3Store,
-    check_top,
-    connect_readonly,
-    iter_segments,
-    open_store,
-    to_table,
-)
+from mlops_template.monitoring.segments import LogSourceError
+from mlops_template.monitoring.segments.layout import KINDS, Kind, check_top, iter_segments
+from mlops_template.monitoring.segments.stores import Store, open_store
+from mlops_template.monitoring.segments.tables import FORMAT_KEY, SCHEMAS, SEGMENT_FORMAT, connect_readonly, to_table
 
 # A label cannot be older than its prediction; this margin only absorbs clocks of different nodes.
 LABEL_CLOCK_MARGIN = timedelta(days=1)
@@ -129,17 +118,16 @@ def _read_sqlite(path: Path, start: datetime, end: datetime) -> dict[Kind, pa.Ta
     return {"predictions": to_table("predictions", predictions), "feedback": to_table("feedback", feedback)}
 
 
-def _segment_files(
-    store: DirectoryStore | S3Store, start: datetime, end: datetime, scratch: Path
-) -> dict[Kind, list[Path]]:
+def _segment_files(store: Store, start: datetime, end: datetime, scratch: Path) -> dict[Kind, list[Path]]:
     """The segments that can hold the window's rows (by the times in their names), local and checked."""
-    if isinstance(store, DirectoryStore) and not store.root.is_dir():
+    if not store.exists():  # only a directory can be missing: a typo'd path is an error, not an empty log
         msg = (
-            f"{store.root}: no such directory (rule: a SQLite log file, a directory of segments or s3://bucket/prefix)"
+            f"{store.location('')}: no such directory "
+            "(rule: a SQLite log file, a directory of segments or s3://bucket/prefix)"
         )
         raise LogSourceError(msg)
     check_top(store)
-    # A segment's rows are before its folder's date + 2 days (segments.one_segment): the window's rows
+    # A segment's rows are before its folder's date + 2 days (segments.shipper.one_segment): the window's rows
     # are in the folders from the day before its first date to its last date; labels, from the day
     # before the earliest label time that can belong to the window on.
     first, last = start.date() - timedelta(days=1), (end - timedelta(microseconds=1)).date()
@@ -155,11 +143,7 @@ def _segment_files(
             wanted = name.earliest < end and after > start if kind == "predictions" else after > labels_from_time(start)
             if not wanted:
                 continue
-            if isinstance(store, DirectoryStore):
-                local = store.root / key
-            else:
-                local = scratch / f"{len(chosen['predictions']) + len(chosen['feedback'])}.parquet"
-                store.fetch(key, local)
+            local = store.local_file(key, scratch / f"{len(chosen['predictions']) + len(chosen['feedback'])}.parquet")
             _check_segment(local, kind, store.location(key))
             chosen[kind].append(local)
     return chosen
