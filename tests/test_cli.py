@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from mlops_template import cli
+from mlops_template.core.command import EXIT_NO_NEW_BATCH
+from mlops_template.data import schema
 from tests.conftest import REPO, shipped_params_dict, write_params
 
 
@@ -56,12 +59,39 @@ def test_next_batch_prints_the_new_file(tmp_path: Path, capsys: pytest.CaptureFi
     assert capsys.readouterr().out.strip() == str(data / "2026-W35.csv")
 
 
-def test_metrics_prints_model_and_baseline(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["metrics", "--metrics", str(REPO / "reports" / "metrics.json")]) == 0
-    out = capsys.readouterr().out
-    assert "metric" in out
-    assert "roc_auc" in out
-    assert "baseline" in out
+def test_metrics_prints_each_metric_of_the_model_and_the_baseline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the evaluate stage's metrics, with a metric the baseline cannot have (null) and one it does not print
+    model = {
+        "roc_auc": 0.859987,
+        "average_precision": 0.448789,
+        "precision": 0.53333,
+        "recall": 0.43956,
+        "f1": 0.481928,
+        "brier": 0.012878,
+        "calibration_error": 0.00005,
+        "flagged_share": 0.015012,
+    }
+    baseline = {**dict.fromkeys(model, 0.0), "roc_auc": 0.5, "average_precision": 0.018215, "brier": None}
+    found = {"model": model, "baseline": baseline, "test": {"rows": 4996, "positives": 91}, "threshold": 0.205112}
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps(found), encoding="utf-8")
+    # When the table is printed, then every row holds its metric's numbers, rounded to 4 places, in columns
+    assert cli.main(["metrics", "--metrics", str(metrics)]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        f"Test split: 4996 rows, 91 {schema.POSITIVE_CLASS}; threshold 0.2051",
+        "metric                   model  baseline",
+        "roc_auc                 0.8600    0.5000",
+        "average_precision       0.4488    0.0182",
+        "precision               0.5333    0.0000",
+        "recall                  0.4396    0.0000",
+        "f1                      0.4819    0.0000",
+        "brier                   0.0129       n/a",
+        "calibration_error       0.0001    0.0000",
+    ]
+    assert err == ""
 
 
 def test_metrics_without_a_run_says_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -90,7 +120,7 @@ def test_next_batch_with_nothing_new_prints_one_line_and_exits_3(
     capsys.readouterr()
     before = sorted(data.iterdir())
     # When next-batch runs, then it says so in one line, writes nothing and exits 3
-    assert cli.main(["data", "next-batch", "--params", str(params), "--data", str(data)]) == cli.EXIT_NO_NEW_BATCH == 3
+    assert cli.main(["data", "next-batch", "--params", str(params), "--data", str(data)]) == EXIT_NO_NEW_BATCH == 3
     out, err = capsys.readouterr()
     assert out.startswith("no new batch: source.path=")
     assert len(out.strip().splitlines()) == 1

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mlops_template.core.command import EXIT_NO_NEW_BATCH, EXIT_OK, EXIT_USER_ERROR, params_argument, run_command
 from mlops_template.core.errors import StageInputError
 
-EXIT_NO_NEW_BATCH = 3  # `data next-batch`: nothing new to add (the retrain workflow opens no PR)
 STAGES = ("ingest", "featurize", "train", "export", "profile", "evaluate", "register")
 # Commands with their own parser (`<command> --help`), in their own modules.
 FORWARDED = {
@@ -37,7 +37,7 @@ FORWARDED_MODULES = {
     "promote": "release.champion",
     "report": "release.report.cli",
     "github": "release.github.bootstrap",
-    "log": "monitoring.segments.shipper",
+    "log": "monitoring.segments",
     "monitor": "monitoring.monitor",
     "simulate": "tools.simulate",
     "init": "tools.init",
@@ -46,8 +46,7 @@ METRIC_ROWS = ("roc_auc", "average_precision", "precision", "recall", "f1", "bri
 
 
 def _parser() -> argparse.ArgumentParser:
-    from mlops_template.core.command import params_argument  # noqa: PLC0415 (see the module docstring)
-
+    """Every command, for `--help`; the cli's own (data, params, metrics) carry the function that runs them."""
     parser = argparse.ArgumentParser(
         prog="mlops-template",
         description="Train, evaluate, track and serve the model. Stages: "
@@ -74,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     for sub in (nxt, generate):
         params_argument(sub)
         sub.add_argument("--data", type=Path, default=Path("data"))
+    nxt.set_defaults(run=_next_batch)
+    generate.set_defaults(run=_generate)
 
     check = commands.add_parser(
         "params",
@@ -85,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("action", choices=["check"])
     params_argument(check)
     check.add_argument("--contract", type=Path, default=None, help="contract file (default: the one in use)")
+    check.set_defaults(run=_check_params)
 
     commands.add_parser("serve", help="serve the exported model over HTTP (`serve --help`)", add_help=False)
     for name, about in FORWARDED.items():
@@ -92,13 +94,15 @@ def _parser() -> argparse.ArgumentParser:
 
     metrics = commands.add_parser("metrics", help="print the test metrics against the baseline")
     metrics.add_argument("--metrics", type=Path, default=Path("reports/metrics.json"))
+    metrics.set_defaults(run=_print_metrics)
     return parser
 
 
-def _print_metrics(path: Path) -> None:
+def _print_metrics(args: argparse.Namespace) -> None:
     from mlops_template.core import io  # noqa: PLC0415
     from mlops_template.data import schema  # noqa: PLC0415 - the task's words, from the contract
 
+    path: Path = args.metrics
     if not path.is_file():
         msg = f"{path}: not found (run `dvc repro` first)"
         raise StageInputError(msg)
@@ -113,49 +117,35 @@ def _print_metrics(path: Path) -> None:
         print(f"{name:<20}{show[0]}{show[1]}")
 
 
-def _data_command(args: argparse.Namespace) -> int:
+def _generate(args: argparse.Namespace) -> None:
     # Imported here so that `--help` and `params check` do not pay for pandas and pandera.
-    from mlops_template.core.command import run_guarded  # noqa: PLC0415
     from mlops_template.core.config import load_params  # noqa: PLC0415
     from mlops_template.data.sources import generate_history  # noqa: PLC0415
 
-    if args.data_command == "next-batch":
-        return _next_batch(args.params, args.data)
-
-    def generate() -> None:
-        generate_history(load_params(args.params), args.data, args.weeks)
-
-    return run_guarded(generate, "data generate")
+    generate_history(load_params(args.params), args.data, args.weeks)
 
 
-def _next_batch(params_path: Path, data_dir: Path) -> int:
-    from mlops_template.core.command import run_guarded  # noqa: PLC0415
+def _next_batch(args: argparse.Namespace) -> int:
     from mlops_template.core.config import load_params  # noqa: PLC0415
     from mlops_template.core.errors import NoNewBatchError  # noqa: PLC0415
     from mlops_template.data.sources import next_batch  # noqa: PLC0415
 
-    nothing_new: list[str] = []
-
-    def append() -> None:
-        try:
-            print(next_batch(load_params(params_path), data_dir))
-        except NoNewBatchError as exc:
-            nothing_new.append(str(exc))
-
-    code = run_guarded(append, "data next-batch")
-    if nothing_new:
-        print(f"no new batch: {nothing_new[0]}")
+    try:
+        print(next_batch(load_params(args.params), args.data))
+    except NoNewBatchError as exc:  # not an error: a scheduled retrain has nothing to do
+        print(f"no new batch: {exc}")
         return EXIT_NO_NEW_BATCH
-    return code
+    return EXIT_OK
 
 
-def _check_params(path: Path, contract: Path | None) -> None:
+def _check_params(args: argparse.Namespace) -> None:
     from mlops_template.core import contract_spec, params_check  # noqa: PLC0415
     from mlops_template.core.config import load_params  # noqa: PLC0415
     from mlops_template.core.errors import ConfigError  # noqa: PLC0415
 
+    path: Path = args.params
     params = load_params(path)
-    contract_path = contract or contract_spec.contract_path()
+    contract_path = args.contract or contract_spec.contract_path()
     spec = contract_spec.load_contract(contract_path)
     found = params_check.problems(params, spec, contract_spec.default_contract(), str(contract_path))
     if found:
@@ -191,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             f"pip install 'mlops-template[{extra}]'",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_USER_ERROR
 
 
 def _dispatch(args_list: list[str]) -> int:
@@ -207,15 +197,16 @@ def _dispatch(args_list: list[str]) -> int:
         stage = importlib.import_module(f"mlops_template.stages.{args_list[0]}")
         code: int = stage.main(args_list[1:])
         return code
-    args = _parser().parse_args(args_list)
-    from mlops_template.core.command import configure_logging, run_guarded  # noqa: PLC0415
+    return run_command(_command_name(args_list), _parser(), args_list, lambda args: args.run(args))
 
-    configure_logging()
-    if args.command == "data":
-        return _data_command(args)
-    if args.command == "params":
-        return run_guarded(lambda: _check_params(args.params, args.contract), "params check")
-    return run_guarded(lambda: _print_metrics(args.metrics), "metrics")
+
+def _command_name(args_list: list[str]) -> str:
+    """The words that name one of the cli's own commands in its error line (`data next-batch`)."""
+    if args_list[:1] == ["data"]:
+        return " ".join(args_list[:2])  # `data` takes no option before its command
+    if args_list[:1] == ["params"]:
+        return "params check"  # its one action
+    return " ".join(args_list[:1]) or "mlops-template"
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from mlops_template.core import io
-from mlops_template.core.command import EXIT_USER_ERROR, configure_logging
+from mlops_template.core.command import EXIT_OK, run_command
 from mlops_template.core.config import MonitorParams, load_params
 from mlops_template.core.errors import ConfigError, MlopsTemplateError
 from mlops_template.monitoring import detectors, history, report
@@ -36,7 +36,6 @@ from mlops_template.monitoring import profile as profiles
 
 logger = logging.getLogger(__name__)
 
-EXIT_OK = 0
 EXIT_BREACH = 4
 EXIT_INSUFFICIENT = 5
 EXIT_CODES = {"ok": EXIT_OK, "breach": EXIT_BREACH, "insufficient": EXIT_INSUFFICIENT}
@@ -227,27 +226,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None, reader: Reader | None = None) -> int:
-    args = _parser().parse_args(argv)
-    configure_logging()
-    try:
-        params = load_params(args.params).monitor
-        start, end = window_bounds(args.start, args.end, args.weeks, params.window_weeks, datetime.now(UTC))
-        outcome = run(
-            log=args.log,
-            profile_path=args.profile,
-            start=start,
-            end=end,
-            out=args.out,
-            params=params,
-            reader=reader,
-            params_path=args.params if args.profile_from_history else None,
-        )
-    except MlopsTemplateError as exc:
-        print(f"error: monitor: {exc}", file=sys.stderr)  # noqa: T201 (the one line a user reads)
-        return EXIT_USER_ERROR
-    print(outcome.line)  # noqa: T201
+def _monitor(args: argparse.Namespace, reader: Reader | None) -> int:
+    """Judge the window, print the verdict's one line; its status is the exit code (0, 4 or 5)."""
+    params = load_params(args.params).monitor
+    start, end = window_bounds(args.start, args.end, args.weeks, params.window_weeks, datetime.now(UTC))
+    outcome = run(
+        log=args.log,
+        profile_path=args.profile,
+        start=start,
+        end=end,
+        out=args.out,
+        params=params,
+        reader=reader,
+        params_path=args.params if args.profile_from_history else None,
+    )
+    sys.stdout.write(outcome.line + "\n")
     return outcome.exit_code
+
+
+def main(argv: list[str] | None = None, reader: Reader | None = None) -> int:
+    return run_command("monitor", _parser(), argv, lambda args: _monitor(args, reader))
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mlops_template.core.command import run_command
 from mlops_template.core.errors import MlopsTemplateError
 
 BRANCH = "audit"
@@ -58,7 +59,6 @@ FILE = "audit.jsonl"
 DEFAULT_REF = f"origin/{BRANCH}"
 GENESIS = "0" * 64
 FORMAT = 1
-EXIT_USER_ERROR = 2  # as entrypoint.EXIT_USER_ERROR (not imported: it pulls in pydantic)
 ENVIRONMENTS = ("staging", "production")
 METRICS = ("roc_auc", "average_precision", "precision", "recall", "f1", "brier", "calibration_error")
 _COMMON = ("format", "seq", "kind", "time", "prev", "run", "model_version")
@@ -516,6 +516,7 @@ def _arguments() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
     record = commands.add_parser("record", help="append one entry to a log file (the workflows use it)")
+    record.set_defaults(run=_record)
     record.add_argument("kind", choices=list(KINDS))
     record.add_argument("--log", type=Path, required=True, help="the log file to append to (created if absent)")
     record.add_argument("--commit", help="the commit of the model (default: git rev-parse HEAD)")
@@ -532,6 +533,7 @@ def _arguments() -> argparse.ArgumentParser:
     record.add_argument("--approver", help="deploy/rollback to production: the approving reviewer's login")
     for name, about in (("verify", "check the chain (and with --ref the branch's history)"), ("show", "")):
         sub = commands.add_parser(name, help=about or "print one model's history (default: the latest model)")
+        sub.set_defaults(run=_verify if name == "verify" else _show)
         source = sub.add_mutually_exclusive_group()
         source.add_argument("--log", type=Path, help="a log file")
         source.add_argument("--ref", default=DEFAULT_REF, help="a git ref holding the log (default: %(default)s)")
@@ -561,19 +563,14 @@ def _show(args: argparse.Namespace, out: Callable[[str], object]) -> None:
     out(render_history(version, found, total=len(entries), head_hash=head(text)).rstrip("\n"))
 
 
+def _out(line: str) -> None:
+    sys.stdout.write(line + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _arguments().parse_args(sys.argv[1:] if argv is None else argv)
-
-    def out(line: str) -> None:
-        sys.stdout.write(line + "\n")
-
-    action = {"record": _record, "verify": _verify, "show": _show}[args.command]
-    try:
-        action(args, out)
-    except MlopsTemplateError as exc:
-        sys.stderr.write(f"error: audit {args.command}: {exc}\n")
-        return EXIT_USER_ERROR
-    return 0
+    args_list = sys.argv[1:] if argv is None else argv
+    name = " ".join(["audit", *args_list[:1]])  # `audit` takes no option before its command
+    return run_command(name, _arguments(), args_list, lambda args: args.run(args, _out))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ from typing import Any
 
 import yaml
 
-from mlops_template.core.config import Params, Settings, find_project_root
+from mlops_template.core.command import params_argument, run_command
+from mlops_template.core.config import Params, Settings, find_project_root, load_params
 from mlops_template.core.errors import MlopsTemplateError
 
 logger = logging.getLogger(__name__)
@@ -252,12 +253,7 @@ def promote(
     return {CHAMPION: target, PREVIOUS: _alias(client, name, PREVIOUS)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`mlops-template promote`: move the registry's `champion` alias (the deploy workflow calls it)."""
-    from mlops_template.core import io  # noqa: PLC0415
-    from mlops_template.core.command import configure_logging, params_argument, run_guarded  # noqa: PLC0415
-    from mlops_template.core.config import load_params  # noqa: PLC0415
-
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlops-template promote",
         description=f"Move {CHAMPION!r} to the served model's registered version; keep the old one as {PREVIOUS!r}.",
@@ -266,16 +262,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--served", type=Path, default=Path(SERVED), help="served model directory")
     parser.add_argument("--gate", type=Path, help="refuse unless this gate.json passed this served model")
     parser.add_argument("--rollback", action="store_true", help=f"move {CHAMPION!r} back to {PREVIOUS!r}")
-    args = parser.parse_args(argv)
-    configure_logging()
+    return parser
 
-    def act() -> None:
-        version = None
-        if not args.rollback:
-            metadata = io.require_artifact(args.served / "served.json", "export")
-            version = str(io.read_json(metadata)["version"])
-        gate = io.read_json(io.require_artifact(args.gate, "gate")) if args.gate else None
-        moved = promote(load_params(args.params), served_version=version, gate=gate, rollback=args.rollback)
-        sys.stdout.write(f"promote: {CHAMPION} -> version {moved[CHAMPION]}, {PREVIOUS} -> {moved[PREVIOUS]}\n")
 
-    return run_guarded(act, "promote")
+def _promote(args: argparse.Namespace) -> None:
+    from mlops_template.core import io  # noqa: PLC0415
+
+    version = None
+    if not args.rollback:
+        metadata = io.require_artifact(args.served / "served.json", "export")
+        version = str(io.read_json(metadata)["version"])
+    gate = io.read_json(io.require_artifact(args.gate, "gate")) if args.gate else None
+    moved = promote(load_params(args.params), served_version=version, gate=gate, rollback=args.rollback)
+    sys.stdout.write(f"promote: {CHAMPION} -> version {moved[CHAMPION]}, {PREVIOUS} -> {moved[PREVIOUS]}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`mlops-template promote`: move the registry's `champion` alias (the deploy workflow calls it)."""
+    return run_command("promote", _parser(), argv, _promote)

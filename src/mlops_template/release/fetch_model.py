@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mlops_template.core.command import configure_logging, run_guarded
+from mlops_template.core.command import run_command
 from mlops_template.core.config import find_project_root
 from mlops_template.model import tracking
 from mlops_template.model.artifact import ServedModel
@@ -21,10 +21,12 @@ def fetch(uri: str, out: Path) -> None:
     print(f"{directory}: served version {served.version} from {uri}")  # noqa: T201 - the command's output
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlops-template fetch-model", description=__doc__.split("\n\n")[0])
     parser.add_argument("uri", help="models:/<name>@<alias> or models:/<name>/<version>")
     parser.add_argument("--out", type=Path, required=True, help="a new directory to write the artifact into")
-    args = parser.parse_args(argv)
-    configure_logging()
-    return run_guarded(lambda: fetch(args.uri, args.out), "fetch-model")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command("fetch-model", _parser(), argv, lambda args: fetch(args.uri, args.out))

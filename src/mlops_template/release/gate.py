@@ -378,8 +378,10 @@ def _arguments() -> argparse.ArgumentParser:
     return parser
 
 
-def _gate(args: argparse.Namespace) -> dict[str, Any]:
+def _gate(args: argparse.Namespace) -> int:
+    """Decide, write the evidence, print the decision's line; exit 0 for pass, 1 for fail."""
     from mlops_template.core import io  # noqa: PLC0415
+    from mlops_template.core.command import EXIT_FAILED, EXIT_OK  # noqa: PLC0415
     from mlops_template.core.config import load_params  # noqa: PLC0415
     from mlops_template.release import champion  # noqa: PLC0415
 
@@ -403,18 +405,11 @@ def _gate(args: argparse.Namespace) -> dict[str, Any]:
     io.write_json(args.out, evidence)
     if args.set_alias:
         champion.mark_challenger(params, evidence["candidate"]["version"])
-    return evidence
+    sys.stdout.write(f"gate: {evidence['decision']}: {evidence['reason']}\n")
+    return EXIT_OK if evidence["decision"] == PASS else EXIT_FAILED
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mlops_template.core.command import configure_logging, run_guarded  # noqa: PLC0415
+    from mlops_template.core.command import run_command  # noqa: PLC0415
 
-    args = _arguments().parse_args(argv)
-    configure_logging()
-    found: list[dict[str, Any]] = []
-    code = run_guarded(lambda: found.append(_gate(args)), "gate")
-    if code:
-        return code
-    evidence = found[0]
-    sys.stdout.write(f"gate: {evidence['decision']}: {evidence['reason']}\n")
-    return 0 if evidence["decision"] == PASS else 1
+    return run_command("gate", _arguments(), argv, _gate)

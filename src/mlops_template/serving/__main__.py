@@ -10,16 +10,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from mlops_template.core.command import positive_int
-from mlops_template.core.errors import ConfigError, MlopsTemplateError
+from mlops_template.core.command import positive_int, run_command
+from mlops_template.core.errors import ConfigError
 
 APP = "mlops_template.serving.app:create_app"
-EXIT_USER_ERROR = 2  # as every other command (entrypoint.py, which this module must not import: pandas)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 METRIC_FILES = ("counter_*.db", "gauge_*.db", "histogram_*.db", "summary_*.db")
 
@@ -107,16 +105,16 @@ def serve(
     )
 
 
+def _serve(args: argparse.Namespace) -> None:
+    # This process's own lines before uvicorn takes over (the key check's) follow --log-level too.
+    logging.getLogger().setLevel(args.log_level.upper())
+    serve(args.model_dir, args.host, args.port, args.workers, log_level=args.log_level, access_log=args.access_log)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops-template serve", description="Serve the exported model over HTTP.")
     add_arguments(parser)
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        serve(args.model_dir, args.host, args.port, args.workers, log_level=args.log_level, access_log=args.access_log)
-    except MlopsTemplateError as exc:
-        print(f"error: serve: {exc}", file=sys.stderr)  # noqa: T201 (one readable line, as the CLI does)
-        return EXIT_USER_ERROR
-    return 0
+    return run_command("serve", parser, argv, _serve)
 
 
 if __name__ == "__main__":

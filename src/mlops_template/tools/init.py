@@ -12,7 +12,7 @@ if a write fails, what was written is put back. A tree already renamed (no templ
 refused, which also makes a second run harmless.
 
 `make rename` runs it before anything is installed (`PYTHONPATH=src python3 -m <package>.tools.init`), so it
-imports nothing but the standard library and the package's own errors module.
+imports nothing but the standard library and the package's own errors and command modules.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from mlops_template.core.command import run_command
 from mlops_template.core.errors import MlopsTemplateError
 
-EXIT_USER_ERROR = 2
 # Spelled in parts on purpose: the rename rewrites every literal spelling of the template's name in the
 # tree, this file included, and these must keep naming the template, so that a renamed tree is recognised.
 _WORDS = ("mlops", "template")
@@ -353,14 +353,12 @@ def run(args: argparse.Namespace) -> Plan:
     return plan
 
 
+def _rename(args: argparse.Namespace) -> None:
+    run(args)  # it prints what it does as it goes; the plan it returns is not the command's output
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        run(args)
-    except InitError as exc:
-        sys.stderr.write(f"error: init: {exc}\n")
-        return EXIT_USER_ERROR
-    return 0
+    return run_command("init", _parser(), argv, _rename)
 
 
 if __name__ == "__main__":

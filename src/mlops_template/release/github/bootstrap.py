@@ -21,12 +21,12 @@ import argparse
 import logging
 import os
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from mlops_template.core.command import run_command
 from mlops_template.core.errors import ConfigError, GitHubApiError
 from mlops_template.release.github import settings
 from mlops_template.release.github.client import Api, Call, DryRunApi, HttpApi
@@ -218,6 +218,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, say: Callable[[str], None]) -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per change is ours to print
     logins = list(dict.fromkeys(args.reviewer))
     if len(logins) > settings.MAX_REVIEWERS:
         msg = f"--reviewer: {len(logins)} logins given; GitHub allows at most {settings.MAX_REVIEWERS}"
@@ -234,9 +235,4 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mlops_template.core.command import configure_logging, run_guarded  # noqa: PLC0415
-
-    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
-    configure_logging()
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per change is ours to print
-    return run_guarded(lambda: run(args, print), "github bootstrap")
+    return run_command("github bootstrap", _parser(), argv, lambda args: run(args, print))

@@ -6,13 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from mlops_template.core.command import run_command
 
-def main(argv: list[str] | None = None) -> int:
-    from mlops_template.core import io  # noqa: PLC0415
-    from mlops_template.core.command import configure_logging, run_guarded  # noqa: PLC0415
-    from mlops_template.core.config import find_project_root  # noqa: PLC0415
-    from mlops_template.release.report import render, sources  # noqa: PLC0415
 
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlops-template report",
         description="Write the PR report (Markdown, Mermaid charts, no images) from git and DVC alone.",
@@ -21,15 +18,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--head-rev", help="a commit to report on (default: the working tree after `dvc repro`)")
     parser.add_argument("--gate", type=Path, default=Path("reports/gate.json"), help="the gate's evidence")
     parser.add_argument("--out", type=Path, help="write here (default: stdout)")
-    args = parser.parse_args(argv)
-    configure_logging()
+    return parser
 
-    def write() -> None:
-        gathered = sources.gather(find_project_root(), args.base_rev, args.head_rev, args.gate)
-        markdown = render.render(gathered)
-        if args.out is None:
-            sys.stdout.write(markdown)
-        else:
-            io.write_text(args.out, markdown)
 
-    return run_guarded(write, "report")
+def _write(args: argparse.Namespace) -> None:
+    from mlops_template.core import io  # noqa: PLC0415
+    from mlops_template.core.config import find_project_root  # noqa: PLC0415
+    from mlops_template.release.report import render, sources  # noqa: PLC0415
+
+    gathered = sources.gather(find_project_root(), args.base_rev, args.head_rev, args.gate)
+    markdown = render.render(gathered)
+    if args.out is None:
+        sys.stdout.write(markdown)
+    else:
+        io.write_text(args.out, markdown)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command("report", _parser(), argv, _write)
