@@ -37,7 +37,7 @@ FORWARDED_MODULES = {
     "promote": "release.champion",
     "report": "release.report.cli",
     "github": "release.github.bootstrap",
-    "log": "monitoring.segments",
+    "log": "monitoring.segments.shipper",
     "monitor": "monitoring.monitor",
     "simulate": "tools.simulate",
     "init": "tools.init",
