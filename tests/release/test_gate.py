@@ -1,123 +1,16 @@
-"""The promotion gate: interval code (property tests), each decision path, and the command."""
+"""The promotion gate: each decision path, and the command (its statistics: tests/model/test_statistics.py)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
-from sklearn.metrics import average_precision_score, recall_score
 
 from mlops_template.core.config import GateParams
-from mlops_template.data import schema
+from mlops_template.model.statistics import Bootstrap, Interval
 from mlops_template.release import gate
-from mlops_template.release.gate import Bootstrap, Interval, Statistic
 from tests.conftest import small_params_dict, write_params
-
-FAST = {"resamples": 200, "confidence": 0.9}
-values = arrays(np.float64, st.integers(5, 60), elements=st.floats(-100, 100, allow_nan=False, width=32))
-
-
-def weighted_mean(x: np.ndarray) -> Statistic:
-    return lambda weights: (weights @ x) / weights.sum(axis=1)
-
-
-@st.composite
-def labelled_scores(draw: st.DrawFn, min_rows: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """Labels with both classes (five positives at least, so resamples hold one) and tied scores."""
-    n = draw(st.integers(min_rows, 80))
-    labels = np.array(draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)))
-    labels[:6] = [0, 1, 1, 1, 1, 1]
-    scores = np.array(draw(st.lists(st.floats(0, 1), min_size=n, max_size=n))).round(1)
-    return labels, scores
-
-
-# --- interval properties ---------------------------------------------------------------------------------
-
-
-@given(x=values, shift=st.floats(-5, 5, allow_nan=False))
-@settings(max_examples=40, deadline=None)
-def test_a_constant_shift_gives_a_difference_interval_at_the_shift(x: np.ndarray, shift: float) -> None:
-    result = gate.paired_bootstrap(len(x), {"m": weighted_mean(x + shift)}, {"m": weighted_mean(x)}, **FAST, seed=1)
-    assert result.difference is not None
-    diff = result.difference["m"]
-    assert diff.value == pytest.approx(shift, abs=1e-5)
-    assert diff.low == pytest.approx(shift, abs=1e-5)
-    assert diff.high == pytest.approx(shift, abs=1e-5)
-    assert diff.low - 1e-6 <= diff.value <= diff.high + 1e-6
-
-
-@given(x=values.filter(lambda a: np.ptp(a) > 1e-3))
-@settings(max_examples=30, deadline=None)
-def test_intervals_narrow_as_rows_grow(x: np.ndarray) -> None:
-    small = gate.paired_bootstrap(len(x), {"m": weighted_mean(x)}, None, resamples=400, confidence=0.9, seed=3)
-    large_x = np.tile(x, 16)  # the same distribution, 16 times the rows: the width should fall ~4x
-    large = gate.paired_bootstrap(
-        len(large_x), {"m": weighted_mean(large_x)}, None, resamples=400, confidence=0.9, seed=3
-    )
-    width = small.candidate["m"].high - small.candidate["m"].low
-    assert large.candidate["m"].high - large.candidate["m"].low < width / 2
-
-
-@given(data=labelled_scores(), threshold=st.floats(0.05, 0.95))
-@settings(max_examples=40, deadline=None)
-def test_identical_models_have_a_zero_difference_and_ordered_bounds(
-    data: tuple[np.ndarray, np.ndarray], threshold: float
-) -> None:
-    labels, scores = data
-    same = gate.model_statistics(labels, scores, threshold)
-    result = gate.paired_bootstrap(len(labels), same, gate.model_statistics(labels, scores, threshold), **FAST, seed=5)
-    assert result.difference is not None
-    for name in ("average_precision", "recall"):
-        assert result.difference[name] == Interval(0.0, 0.0, 0.0)
-        interval = result.candidate[name]
-        assert 0.0 <= interval.low <= interval.high <= 1.0
-
-
-@given(data=labelled_scores(), seed=st.integers(0, 2**32 - 1))
-@settings(max_examples=20, deadline=None)
-def test_the_same_seed_gives_the_same_intervals(data: tuple[np.ndarray, np.ndarray], seed: int) -> None:
-    labels, scores = data
-    other = np.clip(scores[::-1], 0, 1)
-
-    def once() -> Bootstrap:
-        return gate.paired_bootstrap(
-            len(labels),
-            gate.model_statistics(labels, scores, 0.5),
-            gate.model_statistics(labels, other, 0.5),
-            **FAST,
-            seed=seed,
-        )
-
-    assert once() == once()
-
-
-@given(data=labelled_scores(), counts=st.lists(st.integers(0, 3), min_size=80, max_size=80))
-@settings(max_examples=60, deadline=None)
-def test_weighted_statistics_match_scikit_learn_on_repeated_rows(
-    data: tuple[np.ndarray, np.ndarray], counts: list[int]
-) -> None:
-    labels, scores = data
-    weights = np.array(counts[: len(labels)], dtype=float)
-    weights[:2] = 1  # keep both classes
-    repeated = np.repeat(np.arange(len(labels)), weights.astype(int))
-    average_precision = gate.average_precision_statistic(labels, scores)(weights[None, :])[0]
-    assert average_precision == pytest.approx(average_precision_score(labels[repeated], scores[repeated]), abs=1e-12)
-    recall = gate.recall_statistic(labels, scores >= 0.5)(weights[None, :])[0]
-    assert recall == pytest.approx(recall_score(labels[repeated], scores[repeated] >= 0.5), abs=1e-12)
-
-
-def test_a_resample_without_positives_is_undefined_and_too_many_fail_the_gate() -> None:
-    labels = np.array([1] + [0] * 99)
-    statistic = gate.recall_statistic(labels, labels.astype(bool))
-    assert np.isnan(statistic(np.r_[0.0, np.ones(99)][None, :])[0])
-    with pytest.raises(gate.GateError, match=f"too few {schema.POSITIVE_CLASS} cases"):
-        gate.paired_bootstrap(100, {"recall": statistic}, None, resamples=200, confidence=0.9, seed=0)
-
 
 # --- decision paths ----------------------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ from scipy import stats as scipy_stats
 
 from mlops_template.core.config import MonitorParams
 from mlops_template.data import schema
-from mlops_template.monitoring import stats
+from mlops_template.model import statistics
 from mlops_template.monitoring.profile import (
     CategoricalInput,
     NumericInput,
@@ -111,9 +111,9 @@ def performance(frame: pd.DataFrame, profile: Profile, params: MonitorParams) ->
             _insufficient("performance", "recall_at_threshold", settings.recall_max_drop, why),
         ]
     reference = profile.performance
-    point, replicates = stats.bootstrap_average_precision(labels, scores, settings.resamples, settings.seed)
-    tail = (1 - settings.confidence) / 2
-    low, high = (float(q) for q in np.quantile(replicates, [tail, 1 - tail]))
+    point, replicates = statistics.bootstrap_average_precision(labels, scores, settings.resamples, settings.seed)
+    interval = statistics.percentile_interval(point, replicates, settings.confidence)
+    low, high = interval.low, interval.high
     spread = float(np.std(replicates))
     drop = reference.average_precision - point
     p_ap = float(scipy_stats.norm.cdf(-drop / spread)) if spread > 0 else (0.0 if drop > 0 else 1.0)
@@ -132,9 +132,9 @@ def performance(frame: pd.DataFrame, profile: Profile, params: MonitorParams) ->
     )
     hits = int(predictions[labels == 1].sum())
     recall = hits / positives
-    r_low, r_high = stats.wilson_interval(hits, positives, settings.confidence)
+    r_low, r_high = statistics.wilson_interval(hits, positives, settings.confidence)
     recall_drop = reference.recall - recall
-    p_recall = stats.two_proportion_p_value(hits, positives, reference.recalled, reference.positives, "less")
+    p_recall = statistics.two_proportion_p_value(hits, positives, reference.recalled, reference.positives, "less")
     rec = Finding(
         "performance",
         "recall_at_threshold",
@@ -177,7 +177,7 @@ def calibration(frame: pd.DataFrame, params: MonitorParams) -> Finding:
         "ok",
         change,
         settings.max_ratio_change,
-        stats.calibration_p_value(labels, scores),
+        statistics.calibration_p_value(labels, scores),
         f"{observed} positives observed in {len(labels)} labelled rows where the scores expect {expected:.1f} "
         f"(x{ratio:.2f}: the model {direction}; threshold |ratio - 1| {settings.max_ratio_change:g})",
         exceeds=change >= settings.max_ratio_change,
@@ -206,7 +206,7 @@ def flagged_share(frame: pd.DataFrame, profile: Profile, params: MonitorParams) 
         "ok",
         change,
         tolerance,
-        stats.two_proportion_p_value(flagged, rows, profile.scores.flagged, profile.scores.rows),
+        statistics.two_proportion_p_value(flagged, rows, profile.scores.flagged, profile.scores.rows),
         f"{share:.4f} of {rows} rows flagged ({flagged}) against {reference:.4f} on the held-out weeks "
         f"(x{share / reference if reference else math.inf:.2f}; threshold |ratio - 1| {tolerance:g})",
         exceeds=change >= tolerance,
@@ -243,14 +243,14 @@ def _drift(
 ) -> Finding:
     """PSI and the homogeneity test of (reference, live) counts over the same bins."""
     reference, live = counts
-    index = stats.psi(reference, live)
+    index = statistics.psi(reference, live)
     return Finding(
         "input_drift",
         detector,
         "ok",
         index,
         threshold,
-        stats.homogeneity_p_value(reference, live),
+        statistics.homogeneity_p_value(reference, live),
         f"{what}: PSI {index:.3f} against the held-out weeks (threshold {threshold:g})",
         exceeds=index >= threshold,
         details={
@@ -275,7 +275,7 @@ def score_drift(frame: pd.DataFrame, profile: Profile, params: MonitorParams) ->
             "input_drift", "score_psi", threshold, f"{len(frame)} rows in the window (rule: at least {params.min_rows})"
         )
     edges = np.asarray(profile.scores.edges, dtype=np.float64)
-    live = stats.bin_counts(frame[PROBABILITY].to_numpy(dtype=np.float64), edges)
+    live = statistics.bin_counts(frame[PROBABILITY].to_numpy(dtype=np.float64), edges)
     reference = np.asarray(profile.scores.counts)
     return _drift("score_psi", (reference, live), threshold, "score distribution", _edges_labels(profile.scores.edges))
 
@@ -305,7 +305,7 @@ def input_drift(frame: pd.DataFrame, profile: Profile, params: MonitorParams) ->
             continue
         if isinstance(spec, NumericInput):
             rate = spec.trend_per_day
-            live = stats.bin_counts(_numeric_live(frame, name, spec, profile), np.asarray(spec.edges))
+            live = statistics.bin_counts(_numeric_live(frame, name, spec, profile), np.asarray(spec.edges))
             what = name + (f" (trending {rate:g}/day, compared as at the reference time)" if rate else "")
             if spec.transform == "hour_of_day":
                 what = f"{name} (hour of day)"
@@ -360,7 +360,7 @@ def missing_rates(frame: pd.DataFrame, profile: Profile, params: MonitorParams) 
                 "ok",
                 increase,
                 limit,
-                stats.two_proportion_p_value(missing, len(frame), spec.missing, spec.rows, "greater"),
+                statistics.two_proportion_p_value(missing, len(frame), spec.missing, spec.rows, "greater"),
                 f"{name}: {rate:.4f} missing against {reference:.4f} on the held-out weeks "
                 f"(increase {increase:+.4f}; threshold {limit:g})",
                 exceeds=increase >= limit,

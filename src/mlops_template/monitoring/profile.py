@@ -24,8 +24,8 @@ from mlops_template.core.config import MonitorProfileParams
 from mlops_template.core.errors import MlopsTemplateError
 from mlops_template.core.weeks import week_of
 from mlops_template.data import schema
+from mlops_template.model import statistics
 from mlops_template.model.artifact import MISSING_CATEGORY, InputSpec, ServedModel
-from mlops_template.monitoring import stats
 
 FORMAT: Literal[1] = 1
 DIGITS = 6
@@ -41,7 +41,7 @@ class _Model(BaseModel):
 
 
 class NumericInput(_Model):
-    """Counts in quantile bins of the reference (see stats.bin_index), and the missing values."""
+    """Counts in quantile bins of the reference (see statistics.bin_index), and the missing values."""
 
     kind: Literal["numeric"]
     transform: Literal["none", "hour_of_day"] = "none"
@@ -165,7 +165,7 @@ def categorical_values(frame: pd.DataFrame, name: str) -> pd.Series:
 
 
 def _numeric_profile(values: np.ndarray, spec: InputSpec, bins: int, rate: float) -> NumericInput:
-    edges = stats.quantile_edges(values, bins)
+    edges = statistics.quantile_edges(values, bins)
     return NumericInput(
         kind="numeric",
         transform="hour_of_day" if spec.kind == "timestamp" else "none",
@@ -173,7 +173,7 @@ def _numeric_profile(values: np.ndarray, spec: InputSpec, bins: int, rate: float
         rows=len(values),
         missing=int(np.isnan(values).sum()),
         edges=[float(e) for e in edges],
-        counts=[int(c) for c in stats.bin_counts(values, edges)],
+        counts=[int(c) for c in statistics.bin_counts(values, edges)],
     )
 
 
@@ -224,7 +224,7 @@ def _week(labels: np.ndarray, scores: np.ndarray, threshold: float) -> Week:
     positives = int(labels.sum())
     ap = None
     if 0 < positives < len(labels):
-        ap = round(float(stats.weighted_average_precision(labels, scores, np.ones((1, len(labels))))[0]), DIGITS)
+        ap = round(statistics.estimate(statistics.average_precision(labels, scores), len(labels)), DIGITS)
     return Week(
         rows=len(labels),
         positives=positives,
@@ -263,9 +263,9 @@ def build(
     stamps = pd.to_datetime(rows[schema.TIMESTAMP], utc=True)
     weeks = week_of(stamps).to_numpy()
     per_week = {str(w): _week(labels[weeks == w], scores[weeks == w], threshold) for w in sorted(set(weeks.tolist()))}
-    score_edges = stats.quantile_edges(scores, params.score_bins)
+    score_edges = statistics.quantile_edges(scores, params.score_bins)
     mean_time = pd.Timestamp(int(stamps.astype("int64").mean()), tz="UTC")
-    ap = float(stats.weighted_average_precision(labels, scores, np.ones((1, len(labels))))[0])
+    ap = statistics.estimate(statistics.average_precision(labels, scores), len(labels))
     return Profile(
         format=FORMAT,
         model_version=served.version,
@@ -284,7 +284,7 @@ def build(
             mean=round(float(scores.mean()), DIGITS),
             flagged=int(flagged.sum()),
             edges=[float(e) for e in score_edges],
-            counts=[int(c) for c in stats.bin_counts(scores, score_edges)],
+            counts=[int(c) for c in statistics.bin_counts(scores, score_edges)],
         ),
         performance=Performance(
             labelled=len(labels),

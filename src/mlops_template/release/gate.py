@@ -7,7 +7,8 @@ not the sampling noise they share (which is most of it: two similar models have 
 difference interval than either metric's own interval).
 
 Metrics: average precision (threshold-free ranking quality) and recall at the model's threshold (the
-share of positives the served model flags). Intervals are bootstrap percentile intervals at `confidence`.
+share of positives the served model flags). Intervals are bootstrap percentile intervals at `confidence`
+(model/statistics.py, whose average precision and bootstrap the monitor uses too).
 
 The decision, in this order, with the rules of params.yaml `gate:` (one set per metric):
 1. Floors: every metric's candidate point estimate must reach its `floor`, else FAIL. (Point, not
@@ -35,8 +36,7 @@ import contextlib
 import logging
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,187 +44,23 @@ import numpy as np
 
 from mlops_template.core.config import GATE_METRICS, GateParams
 from mlops_template.core.errors import MlopsTemplateError
+from mlops_template.model.statistics import Bootstrap, Interval, Statistic, average_precision, paired_bootstrap, recall
 
 logger = logging.getLogger(__name__)
 
-DIGITS = 6
-CHUNK = 128  # bootstrap replicates computed at once (a CHUNK x rows weight matrix)
 PASS, FAIL = "pass", "fail"
-MIN_DEFINED_SHARE = 0.95  # of bootstrap replicates with every statistic defined
-
-# A statistic maps a weight matrix (replicates x rows, each row's count in the resample) to one value
-# per replicate; unit weights give the point estimate. Weights, not index arrays, keep it vectorised.
-Statistic = Callable[[np.ndarray], np.ndarray]
 
 
 class GateError(MlopsTemplateError):
     """The gate's inputs are missing or cannot be compared."""
 
 
-@dataclass(frozen=True)
-class Interval:
-    value: float
-    low: float
-    high: float
-
-    def as_dict(self) -> dict[str, float]:
-        return {"value": self.value, "low": self.low, "high": self.high}
-
-
-@dataclass(frozen=True)
-class Bootstrap:
-    candidate: dict[str, Interval]
-    champion: dict[str, Interval] | None
-    difference: dict[str, Interval] | None
-    replicates: int  # replicates where every statistic was defined
-
-
-def _classes() -> tuple[str, str]:
-    """The task's class names (positive, negative) for messages, from the contract."""
-    from mlops_template.data import schema  # noqa: PLC0415 - pandas/pandera, only when a message needs them
-
-    return schema.POSITIVE_CLASS, schema.NEGATIVE_CLASS
-
-
-# --- statistics over weighted rows ------------------------------------------------------------------
-
-
-def recall_statistic(labels: np.ndarray, flagged: np.ndarray) -> Statistic:
-    """Recall: weighted flagged positives over weighted positives (NaN when a resample has none)."""
-    positives = labels.astype(float)
-    hits = (labels.astype(bool) & flagged.astype(bool)).astype(float)
-
-    def statistic(weights: np.ndarray) -> np.ndarray:
-        total = weights @ positives
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(total > 0, (weights @ hits) / np.where(total > 0, total, 1.0), np.nan)
-
-    return statistic
-
-
-def average_precision_statistic(labels: np.ndarray, scores: np.ndarray) -> Statistic:
-    """Average precision as scikit-learn defines it (sum of recall steps x precision), with row weights.
-
-    The rows are sorted once; a resample only changes the weights, so each replicate is two cumulative
-    sums. Tied scores form one threshold (the last row of each tie group closes it).
-    """
-    order = np.argsort(-scores, kind="stable")
-    positive = labels[order].astype(float)
-    ranked = scores[order]
-    closes = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]
-
-    def statistic(weights: np.ndarray) -> np.ndarray:
-        sorted_weights = weights[:, order]
-        true_positives = np.cumsum(sorted_weights * positive, axis=1)[:, closes]
-        flagged = np.cumsum(sorted_weights, axis=1)[:, closes]
-        total = true_positives[:, -1:]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            precision = np.where(flagged > 0, true_positives / np.where(flagged > 0, flagged, 1.0), 0.0)
-            recall = true_positives / total
-        steps = np.diff(recall, axis=1, prepend=0.0)
-        found: np.ndarray = np.sum(steps * precision, axis=1)
-        return np.where(total[:, 0] > 0, found, np.nan)
-
-    return statistic
-
-
 def model_statistics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, Statistic]:
     """The gate's metrics for one model's scores at its own threshold (as evaluate measures them)."""
     return {
-        "average_precision": average_precision_statistic(labels, scores),
-        "recall": recall_statistic(labels, scores >= threshold),
+        "average_precision": average_precision(labels, scores),
+        "recall": recall(labels, scores >= threshold),
     }
-
-
-# --- the paired bootstrap -----------------------------------------------------------------------------
-
-
-def resample_weights(rows: int, replicates: int, rng: np.random.Generator) -> np.ndarray:
-    """`replicates` x `rows` counts: how often each row is drawn in a resample of `rows` rows."""
-    drawn = rng.integers(0, rows, size=(replicates, rows)) + np.arange(replicates)[:, None] * rows
-    return np.bincount(drawn.ravel(), minlength=replicates * rows).reshape(replicates, rows).astype(float)
-
-
-def _round(value: float) -> float:
-    return round(float(value), DIGITS)
-
-
-def percentile_interval(point: float, replicates: np.ndarray, confidence: float) -> Interval:
-    """The bootstrap percentile interval around `point` (bounds ordered, rounded for stable files)."""
-    tail = (1.0 - confidence) / 2.0
-    low, high = np.quantile(replicates, [tail, 1.0 - tail])
-    return Interval(_round(point), _round(min(low, high)), _round(max(low, high)))
-
-
-def paired_bootstrap(
-    rows: int,
-    candidate: Mapping[str, Statistic],
-    champion: Mapping[str, Statistic] | None,
-    *,
-    resamples: int,
-    confidence: float,
-    seed: int,
-) -> Bootstrap:
-    """Percentile intervals of each statistic and, with a champion, of candidate - champion.
-
-    Every replicate applies the same resample of rows to both models. Replicates where a statistic is
-    undefined (a resample without positives) are dropped; if more than 5% are (fewer than ~3 positives),
-    the rows are too few to compare models.
-    """
-    if rows < 1:
-        msg = "rows: the gate needs at least one row to compare models"
-        raise GateError(msg)
-    names = sorted(candidate)
-    if champion is not None and sorted(champion) != names:
-        msg = f"champion statistics {sorted(champion)} differ from the candidate's {names}"
-        raise GateError(msg)
-    sides: dict[str, Mapping[str, Statistic]] = {"candidate": candidate}
-    if champion is not None:
-        sides["champion"] = champion
-    rng = np.random.default_rng(seed)
-    drawn: dict[tuple[str, str], list[np.ndarray]] = {(side, name): [] for side in sides for name in names}
-    remaining = resamples
-    while remaining > 0:
-        weights = resample_weights(rows, min(CHUNK, remaining), rng)
-        remaining -= weights.shape[0]
-        for (side, name), parts in drawn.items():
-            parts.append(sides[side][name](weights))
-    stacked = {key: np.concatenate(parts) for key, parts in drawn.items()}
-    defined = np.logical_and.reduce([np.isfinite(values) for values in stacked.values()])
-    if defined.sum() < MIN_DEFINED_SHARE * resamples:
-        msg = (
-            f"rows: only {int(defined.sum())} of {resamples} bootstrap resamples hold a positive; "
-            f"the test rows hold too few {_classes()[0]} cases to compare models"
-        )
-        raise GateError(msg)
-    unit = np.ones((1, rows))
-    point = {(side, name): float(sides[side][name](unit)[0]) for side, name in drawn}
-    if not np.isfinite(list(point.values())).all():
-        positive, negative = _classes()
-        msg = f"rows: the test rows must hold both classes ({positive} and {negative}) to measure the models"
-        raise GateError(msg)
-
-    def intervals(side: str) -> dict[str, Interval]:
-        return {
-            name: percentile_interval(point[side, name], stacked[side, name][defined], confidence) for name in names
-        }
-
-    difference = None
-    if champion is not None:
-        difference = {
-            name: percentile_interval(
-                point["candidate", name] - point["champion", name],
-                (stacked["candidate", name] - stacked["champion", name])[defined],
-                confidence,
-            )
-            for name in names
-        }
-    return Bootstrap(
-        candidate=intervals("candidate"),
-        champion=intervals("champion") if champion is not None else None,
-        difference=difference,
-        replicates=int(defined.sum()),
-    )
 
 
 # --- the decision ----------------------------------------------------------------------------------------
