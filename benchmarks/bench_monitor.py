@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from benchmarks.workspace import REPO, VENV_BIN, copy_project, project_env
 from mlops_template.core.config import Params, SimulatedSourceParams, load_params
 from mlops_template.core.weeks import parse_week, shift_week
 from mlops_template.data import schema
@@ -47,8 +48,7 @@ from mlops_template.model.scoring import served_scores
 from mlops_template.monitoring import monitor
 from mlops_template.monitoring import profile as profiles
 from mlops_template.monitoring.detectors import KINDS
-from tests.support.monitoring_windows import log_frame
-from tests.support.workspace import REPO, VENV_BIN, copy_project, project_env
+from mlops_template.monitoring.simulated_log import log_frame
 
 ONSET = "2026-W50"
 WEEKS_AFTER = 10

@@ -31,7 +31,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-from tests.support.workspace import REPO, VENV_BIN, copy_project, project_env
+from benchmarks.workspace import REPO, VENV_BIN, copy_project, project_env
 
 STAGES = ("ingest", "featurize", "train", "export", "evaluate", "register")
 WEEKS = 12

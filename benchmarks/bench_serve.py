@@ -47,8 +47,8 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from benchmarks.workspace import REPO, VENV_BIN, free_port, project_env
 from mlops_template.core.command import positive_int
-from tests.support.workspace import REPO, VENV_BIN, free_port, project_env
 
 API_KEY = "bench-key-not-a-secret"
 EMPTY_APP = """

@@ -43,7 +43,7 @@ from benchmarks.bench_serve import (
     started,
     wrk,
 )
-from tests.support.workspace import REPO, free_port, project_env
+from benchmarks.workspace import REPO, free_port, project_env
 
 EMPTY = "empty endpoint"
 

@@ -39,7 +39,7 @@ FORWARDED_MODULES = {
     "github": "release.github.bootstrap",
     "log": "monitoring.segments.shipper",
     "monitor": "monitoring.monitor",
-    "simulate": "tools.simulate",
+    "simulate": "tools.simulate.command",
     "init": "tools.init",
 }
 METRIC_ROWS = ("roc_auc", "average_precision", "precision", "recall", "f1", "brier", "calibration_error")

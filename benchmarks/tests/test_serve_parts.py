@@ -1,3 +1,4 @@
+# ruff: noqa: S101  (pytest asserts; the tests/** per-file ignores do not reach benchmarks/tests/)
 """serve-parts' variants take out exactly the part they name (the p50 breakdown in its table rests on it)."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from benchmarks import serve_parts
 from benchmarks.bench_serve import Load
 from mlops_template.model.artifact import ServedModel
 from mlops_template.serving.predlog import PredictionLog
-from tests.serving.conftest import AUTH, MakeSettings
+from mlops_template.serving.settings import ServingSettings
 
 
 @pytest.fixture(autouse=True)
@@ -25,14 +26,14 @@ def _restored(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _predict(client: TestClient, record: dict[str, Any]) -> dict[str, Any]:
-    answer = client.post("/v1/predict", json={"record": record}, headers=AUTH)
+    answer = client.post("/v1/predict", json={"record": record})
     assert answer.status_code == 200, answer.text
     (result,) = answer.json()["results"]
     return dict(result)
 
 
-def _logged(make_settings: MakeSettings) -> int:
-    with sqlite3.connect(make_settings().prediction_log) as connection:
+def _logged(settings: ServingSettings) -> int:
+    with sqlite3.connect(settings.prediction_log) as connection:
         (count,) = connection.execute("SELECT count(*) FROM predictions").fetchone()
     return int(count)
 
@@ -43,23 +44,23 @@ TAKEN_OUT = {"api": (True, 1), "api - log": (True, 0), "api - model": (False, 1)
 
 @pytest.mark.parametrize("variant", TAKEN_OUT)
 def test_a_variant_takes_out_the_model_call_or_the_log_as_named(
-    variant: str, client: TestClient, record: dict[str, Any], make_settings: MakeSettings
+    variant: str, client: TestClient, record: dict[str, Any], settings: ServingSettings
 ) -> None:
     serve_parts.VARIANTS[variant]()
     scored = _predict(client, record)["probability"] != 0.5  # 0.5: the stand-in's constant
-    assert (scored, _logged(make_settings)) == TAKEN_OUT[variant]
+    assert (scored, _logged(settings)) == TAKEN_OUT[variant]
 
 
 def test_trees_and_append_scores_with_the_trees_and_appends_one_line_per_prediction(
-    client: TestClient, record: dict[str, Any], make_settings: MakeSettings
+    client: TestClient, record: dict[str, Any], settings: ServingSettings
 ) -> None:
     exact = _predict(client, record)["probability"]
     serve_parts.VARIANTS["api, trees + append"]()
     first, second = _predict(client, record), _predict(client, record)
     assert 0 < first["probability"] < 1
     assert first["probability"] == second["probability"] != exact  # the trees without their features: not exact
-    assert _logged(make_settings) == 1  # only the prediction made before the patch
-    appended = Path(str(make_settings().prediction_log) + ".append").read_text(encoding="utf-8").splitlines()
+    assert _logged(settings) == 1  # only the prediction made before the patch
+    appended = Path(str(settings.prediction_log) + ".append").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)[0] for line in appended] == [first["request_id"], second["request_id"]]
 
 

@@ -1,0 +1,1 @@
+"""The benchmarks (`make bench`, `bench-serve`, `bench-monitor`), and their tests in benchmarks/tests/."""
