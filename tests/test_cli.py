@@ -13,7 +13,8 @@ import pytest
 from mlops_template import cli
 from mlops_template.core.command import EXIT_NO_NEW_BATCH
 from mlops_template.data import schema
-from tests.conftest import REPO, shipped_params_dict, write_params
+from tests.support.params import shipped_params_dict, write_params
+from tests.support.workspace import REPO
 
 
 def test_params_check_accepts_the_shipped_file(capsys: pytest.CaptureFixture[str]) -> None:

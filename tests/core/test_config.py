@@ -17,7 +17,8 @@ from mlops_template.core.config import (
     parse_params,
 )
 from mlops_template.core.errors import ConfigError
-from tests.conftest import REPO, shipped_params_dict, write_params
+from tests.support.params import shipped_params_dict, write_params
+from tests.support.workspace import REPO
 
 
 def test_shipped_params_load() -> None:

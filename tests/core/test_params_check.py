@@ -12,7 +12,7 @@ import yaml
 
 from mlops_template import cli
 from mlops_template.core import contract_spec
-from tests.conftest import shipped_params_dict, write_params
+from tests.support.params import shipped_params_dict, write_params
 
 REPO = Path(__file__).resolve().parents[2]
 

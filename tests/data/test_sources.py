@@ -15,7 +15,7 @@ from mlops_template.core.errors import DataContractError, NoNewBatchError, Sourc
 from mlops_template.data import schema
 from mlops_template.data.sources import batch_files, generate_history, next_batch, read_batch
 from mlops_template.data.sources.simulated import generate_week
-from tests.conftest import small_params_dict, write_params
+from tests.support.params import small_params_dict, write_params
 from tests.support.workspace import EXAMPLE
 
 EXAMPLE_CONTRACT = EXAMPLE / "contract.yaml"

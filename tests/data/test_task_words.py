@@ -24,9 +24,9 @@ from mlops_template.model.artifact import ServedModel
 from mlops_template.release import gate
 from mlops_template.release.report import charts, render, sources
 from mlops_template.stages import evaluate
-from tests.conftest import small_params_dict
-from tests.release.test_report import gate as gate_json
-from tests.release.test_report import metrics, revision, slices
+from tests.support.params import small_params_dict
+from tests.support.report_payloads import gate as gate_json
+from tests.support.report_payloads import metrics, revision, slices
 
 # The default task's words (and their plural or capitalised forms): none may survive other words.
 DEFAULT_WORDS = re.compile(r"fraud|legit|transaction|chargeback", flags=re.IGNORECASE)

@@ -26,7 +26,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from mlops_template.data import schema
 from mlops_template.serving.metrics import ServingMetrics
-from tests.deploy.test_deploy import (
+from tests.support.api_server import AUTH, VALID_RECORD, ApiServer, start_api_server, wait_until
+from tests.support.deploy_checks import (
     DASHBOARD,
     DEPLOY,
     RULE_SERIES,
@@ -35,7 +36,6 @@ from tests.deploy.test_deploy import (
     require_tool,
     run,
 )
-from tests.support.api_server import AUTH, VALID_RECORD, ApiServer, start_api_server, wait_until
 from tests.support.workspace import free_port
 
 PROMETHEUS = DEPLOY / "prometheus"
@@ -522,7 +522,7 @@ def prometheus(api: ApiServer, tmp_path_factory: pytest.TempPathFactory) -> Iter
         process.wait(timeout=20)
 
 
-@pytest.mark.slow
+@pytest.mark.server
 def test_rules_evaluate_on_what_the_real_api_exports(api: ApiServer, prometheus: Prometheus) -> None:
     """Real scrapes of a two-worker API: the recorded series come out, and the alerts judge them."""
     job = "job=mlops-api"

@@ -9,47 +9,41 @@ when CI=true (scripts/system-deps.sh installs promtool; kubectl comes with the m
 from __future__ import annotations
 
 import copy
-import json
 import os
 import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from mlops_template.serving.metrics import ServingMetrics
+from tests.support.deploy_checks import (
+    DASHBOARD,
+    DEPLOY,
+    RULE_SERIES,
+    Obj,
+    dashboard,
+    dashboard_queries,
+    promtool,
+    require_tool,
+    run,
+)
 from tests.support.kustomize_lite import KustomizeError, render
-from tests.support.workspace import REPO, VENV_BIN
+from tests.support.workspace import REPO
 
-DEPLOY = REPO / "deploy"
 K8S = DEPLOY / "k8s"
 OVERLAYS = ("staging", "production")
 # The oldest Kubernetes the manifests target (the preStop `sleep` action is on by default from 1.30)
 # and the newest that kubernetes-validate knows.
 K8S_VERSIONS = ("1.30.0", "1.37.0")
 DIGEST_IMAGE = re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*@sha256:[0-9a-f]{64}$")
-DASHBOARD = DEPLOY / "grafana" / "dashboards" / "mlops-api.json"
-
-Obj = dict[str, Any]
 
 
 # --- tools -----------------------------------------------------------------------------------------
-
-
-def require_tool(name: str, how: str) -> str:
-    """The tool's path; else skip with the reason, or fail when CI=true (CI must run every check)."""
-    found = shutil.which(name, path=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    if found:
-        return found
-    message = f"`{name}` is not installed: {how}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def test_a_missing_tool_skips_locally_and_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,16 +55,8 @@ def test_a_missing_tool_skips_locally_and_fails_in_ci(monkeypatch: pytest.Monkey
         require_tool("no-such-tool-here", "apt-get it")
 
 
-def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False, **kwargs)
-
-
 def kubectl() -> str:
     return require_tool("kubectl", "install kubectl (its `kubectl kustomize` is the reference renderer)")
-
-
-def promtool() -> str:
-    return require_tool("promtool", "run `sudo scripts/system-deps.sh` (Debian's prometheus package)")
 
 
 def kubernetes_validate(paths: list[Path], version: str) -> subprocess.CompletedProcess[str]:
@@ -506,29 +492,6 @@ def test_promtool_rejects_a_broken_config(tmp_path: Path) -> None:
 
 # --- the Grafana dashboard -------------------------------------------------------------------------
 
-# Grafana's built-in interval variables, replaced by a duration so promtool can parse the query.
-GRAFANA_INTERVALS = ("$__rate_interval", "$__interval", "$__range")
-
-
-def dashboard() -> Obj:
-    loaded: Obj = json.loads(DASHBOARD.read_text(encoding="utf-8"))
-    return loaded
-
-
-def dashboard_queries(board: Obj) -> list[tuple[str, str]]:
-    """(panel title and refId, PromQL with every variable replaced by its current value)."""
-    variables = {var["name"]: str(var["current"]["value"]) for var in board.get("templating", {}).get("list", [])}
-    queries = []
-    for panel in board["panels"]:
-        for target in panel.get("targets", []):
-            expr = str(target["expr"])
-            for name in GRAFANA_INTERVALS:
-                expr = expr.replace(name, "5m")
-            for name, value in variables.items():
-                expr = expr.replace(f"${{{name}}}", value).replace(f"${name}", value)
-            queries.append((f"{panel['title']} [{target['refId']}]", expr))
-    return queries
-
 
 def check_promql(queries: list[tuple[str, str]], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     """promtool parses each query as the expression of a recording rule: `check rules` is the parser."""
@@ -598,11 +561,6 @@ def metric_problems(expr: str, exposed: dict[str, frozenset[str]]) -> list[str]:
         if label not in available
     ]
     return problems
-
-
-# Queries of series the rules make (recorded `level:metric:operation` names, ALERTS): checked against
-# deploy/prometheus/rules/ by tests/deploy/test_alerts.py.
-RULE_SERIES = re.compile(r"(?<![\w:])(?:[a-z_]+:[\w:]+|ALERTS)\b")
 
 
 def test_dashboard_reads_only_metrics_and_labels_the_api_exposes(exposed: dict[str, frozenset[str]]) -> None:

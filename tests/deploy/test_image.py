@@ -24,7 +24,7 @@ from scripts import debian_base, image
 from tests.support.api_server import API_KEY, VALID_RECORD, free_port
 from tests.support.docker_engine import DockerEngine, EngineError, docker_engine, require_tools
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.docker
 
 REPO = Path(__file__).resolve().parents[2]
 TAG = "mlops-template:image-test"

@@ -26,7 +26,7 @@ from mlops_template.core.errors import ConfigError
 from mlops_template.data import schema
 from mlops_template.model.features import TIME_FEATURES, build_transformer, time_features
 from mlops_template.stages.featurize import fit_transform
-from tests.conftest import shipped_params_dict
+from tests.support.params import shipped_params_dict
 from tests.support.workspace import EXAMPLE
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "mlops_template"

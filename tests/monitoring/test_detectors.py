@@ -13,7 +13,7 @@ from mlops_template.monitoring import detectors
 from mlops_template.monitoring.detectors import Finding
 from mlops_template.monitoring.monitor import judge
 from mlops_template.monitoring.profile import Profile
-from tests.monitoring.conftest import REFERENCE_WEEKS, build_reference, monitor_source, weeks_rows, window
+from tests.support.monitoring_reference import REFERENCE_WEEKS, build_reference, monitor_source, weeks_rows, window
 from tests.support.monitoring_windows import log_frame
 
 START = pd.Timestamp("2026-11-16", tz="UTC")  # Monday of 2026-W47

@@ -25,7 +25,7 @@ from tests.support.moto_s3 import CREDENTIALS, moto_server
 from tests.support.prediction_logs import Writer, fill, prediction_rows
 from tests.support.workspace import VENV_BIN, offline_prefix
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.server
 
 BUCKET = "prediction-logs"
 T0 = datetime(2026, 11, 16, tzinfo=UTC)

@@ -12,13 +12,10 @@ import pytest
 import yaml
 
 from mlops_template.model.artifact import ServedModel
-from mlops_template.monitoring import monitor
 from mlops_template.monitoring import profile as profiles
-from tests.conftest import shipped_params_dict, write_params
-from tests.monitoring.conftest import window
-from tests.support.monitoring_windows import read_frame
+from tests.support.monitoring_reference import END, START, monitor_main, window
+from tests.support.params import shipped_params_dict, write_params
 
-START, END = "2026-11-16T00:00:00Z", "2026-11-30T00:00:00Z"  # 2026-W47 and W48
 DETECTOR_KEYS = {"kind", "detector", "statistic", "threshold", "p_value", "reason"}
 
 
@@ -30,12 +27,6 @@ def profile_path(tmp_path: Path, reference_profile: profiles.Profile) -> Path:
 @pytest.fixture
 def params_path(tmp_path: Path) -> Path:
     return write_params(tmp_path / "params.yaml", shipped_params_dict())
-
-
-def monitor_main(frame: pd.DataFrame, profile_path: Path, params_path: Path, out: Path, *extra: str) -> int:
-    argv = ["--log", "memory", "--profile", str(profile_path), "--out", str(out), "--params", str(params_path)]
-    window_args = list(extra) if extra else ["--start", START, "--end", END]
-    return monitor.main([*argv, *window_args], reader=read_frame(frame))
 
 
 def test_quiet_weeks_exit_0_with_every_output(

@@ -12,8 +12,8 @@ from mlops_template.cli import main as cli_main
 from mlops_template.data import schema
 from mlops_template.model.artifact import ServedModel
 from mlops_template.monitoring import profile as profiles
-from tests.conftest import shipped_params_dict, write_params
-from tests.monitoring.conftest import window
+from tests.support.monitoring_reference import window
+from tests.support.params import shipped_params_dict, write_params
 from tests.support.prediction_logs import Writer, log_time
 
 START, END = "2026-11-16T00:00:00Z", "2026-11-30T00:00:00Z"

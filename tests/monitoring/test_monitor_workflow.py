@@ -24,7 +24,7 @@ import tests.support.act_harness
 from tests.support.act_harness import ActHarness, make_harness, report_durations
 from tests.support.fake_github import FakeGitHub, serve
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.act
 
 REPOSITORY = tests.support.act_harness.REPOSITORY
 TOKEN = "fake-token-0123456789"  # noqa: S105 (the fake GitHub's, nothing real)

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from mlops_template.monitoring import profile as profiles
-from tests.conftest import shipped_params_dict, write_params
-from tests.monitoring.test_monitor_cli import END, START, monitor_main
+from tests.support.monitoring_reference import END, START, monitor_main
+from tests.support.params import shipped_params_dict, write_params
 
 NEWER = "b" * 12
 

@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.workspace import EXAMPLE, copy_project, offline_prefix, project_env
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.dvc
 
 
 def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

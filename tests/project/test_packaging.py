@@ -21,7 +21,7 @@ import pytest
 
 from tests.support.workspace import REPO, uv_path
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.install
 
 PACKAGE, COMMAND = "mlops_template", "mlops-template"
 TRAINING_STACK = ("pandas", "sklearn", "mlflow", "dvc", "pandera", "joblib", "pyarrow")

@@ -6,10 +6,11 @@ import configparser
 import importlib
 from typing import Any
 
+import pytest
 import yaml
 
-from tests.conftest import REPO
-from tests.support.workspace import EXAMPLE
+from tests.support.markers import NEEDS_MARKERS
+from tests.support.workspace import EXAMPLE, REPO
 
 
 def _dvc_yaml() -> dict[str, Any]:
@@ -108,3 +109,13 @@ def test_the_readmes_example_diff_is_the_real_one() -> None:
     assert _diff_lines_missing(readme.replace("+    impute: mean", "+    impute: median")) == [
         "+    impute: median (examples/loan_applications/params.yaml)"
     ]
+
+
+def test_a_test_that_needs_dvc_a_server_docker_act_or_an_install_is_slow(request: pytest.FixtureRequest) -> None:
+    """tests/conftest.py adds `slow` before -m selects: `pytest` alone runs none of them, `make test` all."""
+    declared = {line.split(":")[0] for line in request.config.getini("markers")}
+    assert {"slow", *NEEDS_MARKERS} <= declared
+    needy = [item for item in request.session.items if any(item.get_closest_marker(m) for m in NEEDS_MARKERS)]
+    assert [item.nodeid for item in needy if not item.get_closest_marker("slow")] == []
+    if request.config.getoption("markexpr") == "not slow":  # the fast tier: `slow` was added before selecting
+        assert [item.nodeid for item in needy] == []

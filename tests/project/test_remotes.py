@@ -15,7 +15,7 @@ import pytest
 from tests.support.moto_s3 import CREDENTIALS, client, moto_server
 from tests.support.workspace import GIT_IDENTITY, copy_project, offline_prefix, project_env
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.dvc, pytest.mark.server]
 
 BUCKET = "team-dvc-store"
 

@@ -12,7 +12,7 @@ import pytest
 
 from mlops_template.core.config import Params, parse_params
 from mlops_template.release import champion
-from tests.conftest import small_params_dict
+from tests.support.params import small_params_dict
 
 
 def test_a_lock_with_the_export_stage_has_a_champion() -> None:

@@ -10,7 +10,7 @@ import pytest
 from mlops_template.core.config import GateParams
 from mlops_template.model.statistics import Bootstrap, Interval
 from mlops_template.release import gate
-from tests.conftest import small_params_dict, write_params
+from tests.support.params import small_params_dict, write_params
 
 # --- decision paths ----------------------------------------------------------------------------------------
 

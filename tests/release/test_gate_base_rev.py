@@ -17,7 +17,7 @@ import yaml
 
 from tests.support.workspace import GIT_IDENTITY, copy_project, offline_prefix, project_env
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.dvc
 
 
 def _run(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -9,8 +9,8 @@ import yaml
 
 from mlops_template import cli
 from mlops_template.release.github import settings
-from tests.conftest import REPO
 from tests.support.fake_github import FakeGitHub, serve
+from tests.support.workspace import REPO
 
 TOKEN = "ghp_fake-token-that-must-never-be-printed"  # noqa: S105 (a test value)
 USERS = {"alice": 101, "bob": 202, "carol": 303}

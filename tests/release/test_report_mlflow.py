@@ -19,7 +19,7 @@ from mlops_template.release.report import sources
 from tests.support.api_server import free_port
 from tests.support.workspace import VENV_BIN, project_env
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.server
 
 
 @pytest.fixture(scope="module")

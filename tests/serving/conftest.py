@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
 from mlops_template.serving.app import create_app
 from mlops_template.serving.settings import ServingSettings
-from tests.support.api_server import API_KEY, AUTH, VALID_RECORD
-
-__all__ = ["API_KEY", "AUTH", "VALID_RECORD"]
-
-MakeSettings = Callable[..., ServingSettings]
+from tests.support.api_server import VALID_RECORD
+from tests.support.serving_settings import MakeSettings, serving_settings
 
 
 @pytest.fixture
@@ -25,13 +21,7 @@ def make_settings(tmp_path: Path, served_dir: Path) -> MakeSettings:
     """Settings as the environment would give them, with a key, the test model and a log in tmp_path."""
 
     def make(**overrides: Any) -> ServingSettings:
-        values: dict[str, Any] = {
-            "model_dir": served_dir,
-            "api_keys": SecretStr(API_KEY),
-            "prediction_log": tmp_path / "predictions.sqlite3",
-        }
-        values.update(overrides)
-        return ServingSettings(**values)
+        return serving_settings(served_dir, tmp_path / "predictions.sqlite3", **overrides)
 
     return make
 

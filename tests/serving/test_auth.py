@@ -14,7 +14,8 @@ from mlops_template.core.errors import ConfigError
 from mlops_template.serving.app import create_app
 from mlops_template.serving.auth import PUBLIC_PATHS, ApiKeys, load_api_keys, presented_key
 from mlops_template.serving.settings import ServingSettings, load_settings
-from tests.serving.conftest import API_KEY, AUTH, MakeSettings
+from tests.support.api_server import API_KEY, AUTH
+from tests.support.serving_settings import MakeSettings
 
 OTHER_KEY = "second-key-abcdefghijklmnop"
 WRONG_KEY = "wrong-key-000000000000000"

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from mlops_template.model.artifact import ServedModel
 from mlops_template.serving.batching import Batcher
-from tests.serving.conftest import AUTH, VALID_RECORD
+from tests.support.api_server import AUTH, VALID_RECORD
 
 
 def variants(count: int) -> list[dict[str, Any]]:

@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 from mlops_template.model.artifact import ServedModel
 from mlops_template.serving.app import create_app
 from mlops_template.serving.schemas import CONFIDENCE, confidence
-from tests.serving.conftest import AUTH, VALID_RECORD, MakeSettings
+from tests.support.api_server import AUTH, VALID_RECORD
+from tests.support.serving_settings import MakeSettings
 
 JSON_AUTH = {**AUTH, "content-type": "application/json"}
 

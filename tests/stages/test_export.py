@@ -22,7 +22,7 @@ from mlops_template.model import onnx_export
 from mlops_template.model.artifact import ArtifactError, ServedModel, epoch_seconds
 from mlops_template.model.estimator import ModelBundle, load_bundle
 from mlops_template.stages import export, featurize, ingest, train
-from tests.conftest import small_params_dict
+from tests.support.params import small_params_dict
 
 FAMILIES = {
     "hist_gradient_boosting": {"kind": "hist_gradient_boosting", "max_iter": 30, "max_leaf_nodes": 15},

@@ -20,7 +20,7 @@ import yaml
 
 from tests.support.workspace import copy_project, digest, offline_prefix, project_env
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.dvc
 
 
 def _offline_prefix() -> list[str]:

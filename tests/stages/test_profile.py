@@ -10,7 +10,7 @@ import pytest
 from mlops_template.cli import main as cli_main
 from mlops_template.model.artifact import ServedModel
 from mlops_template.monitoring import profile as profiles
-from tests.conftest import small_params_dict, write_params
+from tests.support.params import small_params_dict, write_params
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from mlops_template.model import tracking
 from mlops_template.model.artifact import ServedModel
 from mlops_template.model.estimator import ModelBundle, load_bundle
 from mlops_template.stages import evaluate, export, featurize, ingest, register, train
-from tests.conftest import small_params_dict
+from tests.support.params import small_params_dict
 
 
 def _pipeline(params: Params, data_dir: Path, root: Path) -> dict[str, Any]:

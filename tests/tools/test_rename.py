@@ -275,7 +275,7 @@ def test_invalid_names_are_refused_naming_the_rule(clone: Path, args: list[str],
 # --- the whole way, with the renamed project installed and its fast tier run ------------------------
 
 
-@pytest.mark.slow
+@pytest.mark.install
 def test_the_renamed_copy_installs_and_passes_the_fast_tier(pristine: Path, tmp_path: Path) -> None:
     root = tmp_path / "project"
     _run(tmp_path, "git", "clone", "-q", str(pristine), str(root))

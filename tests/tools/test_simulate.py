@@ -16,7 +16,7 @@ from mlops_template.core.config import parse_params
 from mlops_template.monitoring.detectors import KINDS
 from mlops_template.tools.simulate import api, command, loop, plot, working_copy
 from mlops_template.tools.simulate.options import Options, SimulationError
-from tests.conftest import shipped_params_dict
+from tests.support.params import shipped_params_dict
 
 
 def _options(tmp_path: Path, **changes: Any) -> Options:

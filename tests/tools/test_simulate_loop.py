@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import small_params_dict
+from tests.support.params import small_params_dict
 from tests.support.workspace import REPO, VENV_BIN, project_env
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.dvc, pytest.mark.server]
 
 LAST_WEEK = "2026-W40"  # a fixed, past calendar: the same batches whatever day the tests run
 

@@ -301,7 +301,7 @@ def _assert_report(call: dict[str, Any], base_metrics: dict[str, Any], params: l
         assert f"`{new_value}`" in row.group(0)
 
 
-@pytest.mark.slow
+@pytest.mark.act
 def test_pr_report_with_act_posts_one_sticky_comment(tmp_path: Path, say: Callable[[str], None]) -> None:
     _require_report_command()
     harness = make_harness(tmp_path)
@@ -363,7 +363,7 @@ def _landing_batch(harness: ActHarness, landing: Path) -> str:
     return written.stem
 
 
-@pytest.mark.slow
+@pytest.mark.act
 def test_retrain_with_act_prepares_a_pr_and_does_nothing_without_a_new_batch(
     tmp_path: Path, say: Callable[[str], None]
 ) -> None:
@@ -478,7 +478,7 @@ def _dvc_file_remote(clone: Path) -> str | None:
     return remote
 
 
-@pytest.mark.slow
+@pytest.mark.dvc
 def test_data_step_uses_the_seed_without_a_team_remote_and_moves_new_weeks_to_it(tmp_path: Path) -> None:
     clone = copy_project(tmp_path / "clone")
     assert _data_step(clone, "pull", team=None) == {"remote": "seed"}

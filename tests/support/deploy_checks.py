@@ -1,0 +1,68 @@
+"""deploy/ as the deploy tests read it: its paths, the Grafana dashboard's queries, and the real
+tools that check it (a missing tool skips its test locally and fails it when CI=true)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+
+from tests.support.workspace import REPO, VENV_BIN
+
+DEPLOY = REPO / "deploy"
+DASHBOARD = DEPLOY / "grafana" / "dashboards" / "mlops-api.json"
+
+Obj = dict[str, Any]
+
+
+def require_tool(name: str, how: str) -> str:
+    """The tool's path; else skip with the reason, or fail when CI=true (CI must run every check)."""
+    found = shutil.which(name, path=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    if found:
+        return found
+    message = f"`{name}` is not installed: {how}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False, **kwargs)
+
+
+def promtool() -> str:
+    return require_tool("promtool", "run `sudo scripts/system-deps.sh` (Debian's prometheus package)")
+
+
+# Grafana's built-in interval variables, replaced by a duration so promtool can parse the query.
+GRAFANA_INTERVALS = ("$__rate_interval", "$__interval", "$__range")
+
+
+def dashboard() -> Obj:
+    loaded: Obj = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    return loaded
+
+
+def dashboard_queries(board: Obj) -> list[tuple[str, str]]:
+    """(panel title and refId, PromQL with every variable replaced by its current value)."""
+    variables = {var["name"]: str(var["current"]["value"]) for var in board.get("templating", {}).get("list", [])}
+    queries = []
+    for panel in board["panels"]:
+        for target in panel.get("targets", []):
+            expr = str(target["expr"])
+            for name in GRAFANA_INTERVALS:
+                expr = expr.replace(name, "5m")
+            for name, value in variables.items():
+                expr = expr.replace(f"${{{name}}}", value).replace(f"${name}", value)
+            queries.append((f"{panel['title']} [{target['refId']}]", expr))
+    return queries
+
+
+# Queries of series the rules make (recorded `level:metric:operation` names, ALERTS): checked against
+# deploy/prometheus/rules/ by tests/deploy/test_alerts.py.
+RULE_SERIES = re.compile(r"(?<![\w:])(?:[a-z_]+:[\w:]+|ALERTS)\b")
