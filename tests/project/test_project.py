@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.imports import imported_modules, package_modules
 from tests.support.markers import NEEDS_MARKERS
 from tests.support.workspace import EXAMPLE, REPO
 
@@ -119,3 +120,17 @@ def test_a_test_that_needs_dvc_a_server_docker_act_or_an_install_is_slow(request
     assert [item.nodeid for item in needy if not item.get_closest_marker("slow")] == []
     if request.config.getoption("markexpr") == "not slow":  # the fast tier: `slow` was added before selecting
         assert [item.nodeid for item in needy] == []
+
+
+def test_no_test_module_imports_a_test_module_or_a_conftest() -> None:
+    """Shared helpers live in tests/support/: a test module or conftest imported elsewhere runs its
+    fixtures and tests twice under two names, and ties one test's file to another's."""
+    modules = package_modules("tests", REPO) + package_modules("benchmarks", REPO)
+    imported = {m: sorted(imported_modules(m, REPO)) for m in modules}
+    found = {
+        module: name
+        for module, names in imported.items()
+        for name in names
+        if name.split(".")[0] in {"tests", "benchmarks"} and name.split(".")[-1].startswith(("test_", "conftest"))
+    }
+    assert found == {}
