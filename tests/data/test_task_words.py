@@ -19,9 +19,8 @@ from mlops_template import cli
 from mlops_template.core import io
 from mlops_template.core.config import parse_params
 from mlops_template.data import schema
-from mlops_template.model import model_card
+from mlops_template.model import model_card, statistics
 from mlops_template.model.artifact import ServedModel
-from mlops_template.release import gate
 from mlops_template.release.report import charts, render, sources
 from mlops_template.stages import evaluate
 from tests.support.params import small_params_dict
@@ -142,14 +141,14 @@ def test_the_pr_report_speaks_the_contracts_words(other_words: dict[str, Any]) -
 
 def test_the_gates_messages_name_the_classes(other_words: dict[str, Any]) -> None:
     labels = np.array([1] + [0] * 99)
-    recall = gate.recall_statistic(labels, labels.astype(bool))
-    with pytest.raises(gate.GateError, match="too few default cases") as few:
-        gate.paired_bootstrap(100, {"recall": recall}, None, resamples=200, confidence=0.9, seed=0)
+    recall = statistics.recall(labels, labels.astype(bool))
+    with pytest.raises(statistics.BootstrapError, match="too few default cases") as few:
+        statistics.paired_bootstrap(100, {"recall": recall}, None, resamples=200, confidence=0.9, seed=0)
 
     def undefined_on_the_rows(weights: np.ndarray) -> np.ndarray:
         """Defined on every resample but not on the rows themselves (as with one class only)."""
         return np.where((weights == 1).all(axis=1), np.nan, 0.5)
 
-    with pytest.raises(gate.GateError, match=r"both classes \(default and repaid\)") as both:
-        gate.paired_bootstrap(100, {"recall": undefined_on_the_rows}, None, resamples=200, confidence=0.9, seed=0)
+    with pytest.raises(statistics.BootstrapError, match=r"both classes \(default and repaid\)") as both:
+        statistics.paired_bootstrap(100, {"recall": undefined_on_the_rows}, None, resamples=200, confidence=0.9, seed=0)
     assert _leftovers(str(few.value) + str(both.value)) == []
