@@ -1,4 +1,3 @@
-# ruff: noqa: S101  (pytest asserts; the tests/** per-file ignores do not reach benchmarks/tests/)
 """bench-monitor's bookkeeping (delay, false alarms, targets) and its upstream faults: the table rests on them."""
 
 from __future__ import annotations

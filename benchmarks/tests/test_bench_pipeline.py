@@ -1,4 +1,3 @@
-# ruff: noqa: S101  (pytest asserts; the tests/** per-file ignores do not reach benchmarks/tests/)
 """bench-pipeline stops with a report that says which command failed and why, not an empty reason."""
 
 from __future__ import annotations

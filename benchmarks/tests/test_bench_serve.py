@@ -1,4 +1,3 @@
-# ruff: noqa: S101  (pytest asserts; the tests/** per-file ignores do not reach benchmarks/tests/)
 """bench-serve's bookkeeping: wrk's summary read right, and the medians over rounds the ratios rest on."""
 
 from __future__ import annotations

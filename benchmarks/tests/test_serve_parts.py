@@ -1,4 +1,3 @@
-# ruff: noqa: S101  (pytest asserts; the tests/** per-file ignores do not reach benchmarks/tests/)
 """serve-parts' variants take out exactly the part they name (the p50 breakdown in its table rests on it)."""
 
 from __future__ import annotations
