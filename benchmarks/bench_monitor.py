@@ -45,8 +45,7 @@ from mlops_template.data.sources.simulated import generate_week
 from mlops_template.data.splits import read_split
 from mlops_template.model.artifact import ServedModel
 from mlops_template.model.scoring import served_scores
-from mlops_template.monitoring import monitor
-from mlops_template.monitoring import profile as profiles
+from mlops_template.monitoring import monitor, reference_profile
 from mlops_template.monitoring.detectors import KINDS
 from mlops_template.monitoring.simulated_log import log_frame
 
@@ -140,15 +139,17 @@ def served_model(scratch: Path) -> tuple[Path, Path]:
     return copy / "models/served", copy / "artifacts/ingest"
 
 
-def reference(params: Params, served: ServedModel, ingest: Path) -> profiles.Profile:
+def reference(params: Params, served: ServedModel, ingest: Path) -> reference_profile.Profile:
     rows = pd.concat([read_split(ingest / f"{split}.parquet") for split in ("valid", "test")], ignore_index=True)
     scores = served_scores(served, rows)
     labels = rows[schema.LABEL].to_numpy(dtype=int)
-    return profiles.build(rows, labels, scores, served, params.monitor.profile, trending=params.monitor.drift.trending)
+    return reference_profile.build(
+        rows, labels, scores, served, params.monitor.profile, trending=params.monitor.drift.trending
+    )
 
 
 def run_scenario(
-    params: Params, served: ServedModel, profile: profiles.Profile, scenario: str, seed: int
+    params: Params, served: ServedModel, profile: reference_profile.Profile, scenario: str, seed: int
 ) -> ScenarioResult:
     if not isinstance(params.source, SimulatedSourceParams):
         raise SystemExit("bench-monitor needs source.kind: simulated (it generates the scenarios' weeks)")

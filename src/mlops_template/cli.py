@@ -35,7 +35,7 @@ FORWARDED_MODULES = {
     "audit": "release.audit",
     "gate": "release.gate",
     "promote": "release.champion",
-    "report": "release.report.cli",
+    "report": "release.pr_report.cli",
     "github": "release.github.bootstrap",
     "log": "monitoring.segments.shipper",
     "monitor": "monitoring.monitor",

@@ -21,7 +21,7 @@ from mlops_template.core.config import parse_params
 from mlops_template.data import schema
 from mlops_template.model import model_card, statistics
 from mlops_template.model.artifact import ServedModel
-from mlops_template.release.report import charts, render, sources
+from mlops_template.release.pr_report import charts, render, sources
 from mlops_template.stages import evaluate
 from tests.support.params import small_params_dict
 from tests.support.report_payloads import gate as gate_json

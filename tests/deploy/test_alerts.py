@@ -25,7 +25,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from mlops_template.data import schema
-from mlops_template.serving.metrics import ServingMetrics
+from mlops_template.serving.prometheus import ServingMetrics
 from tests.support.api_server import AUTH, VALID_RECORD, ApiServer, start_api_server, wait_until
 from tests.support.deploy_checks import (
     DASHBOARD,

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from mlops_template.serving.metrics import ServingMetrics
+from mlops_template.serving.prometheus import ServingMetrics
 from tests.support.deploy_checks import (
     DASHBOARD,
     DEPLOY,

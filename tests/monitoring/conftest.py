@@ -11,7 +11,7 @@ import pytest
 
 from mlops_template.core.config import MonitorParams, parse_params
 from mlops_template.model.artifact import ServedModel
-from mlops_template.monitoring import profile as profiles
+from mlops_template.monitoring import reference_profile as profiles
 from tests.support.monitoring_reference import SEED, build_reference, window
 from tests.support.params import shipped_params_dict
 

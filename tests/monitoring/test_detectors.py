@@ -12,7 +12,7 @@ from mlops_template.model.scoring import served_scores
 from mlops_template.monitoring import detectors
 from mlops_template.monitoring.detectors import Finding
 from mlops_template.monitoring.monitor import judge
-from mlops_template.monitoring.profile import Profile
+from mlops_template.monitoring.reference_profile import Profile
 from tests.support.monitoring_reference import REFERENCE_WEEKS, build_reference, monitor_source, weeks_rows, window
 from tests.support.monitoring_windows import log_frame
 

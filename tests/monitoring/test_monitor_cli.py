@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from mlops_template.model.artifact import ServedModel
-from mlops_template.monitoring import profile as profiles
+from mlops_template.monitoring import reference_profile as profiles
 from tests.support.monitoring_reference import END, START, monitor_main, window
 from tests.support.params import shipped_params_dict, write_params
 

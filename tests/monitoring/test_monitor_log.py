@@ -11,7 +11,7 @@ import pytest
 from mlops_template.cli import main as cli_main
 from mlops_template.data import schema
 from mlops_template.model.artifact import ServedModel
-from mlops_template.monitoring import profile as profiles
+from mlops_template.monitoring import reference_profile as profiles
 from tests.support.monitoring_reference import window
 from tests.support.params import shipped_params_dict, write_params
 from tests.support.prediction_logs import Writer, log_time

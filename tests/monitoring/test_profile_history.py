@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from mlops_template.monitoring import profile as profiles
+from mlops_template.monitoring import reference_profile as profiles
 from tests.support.monitoring_reference import END, START, monitor_main
 from tests.support.params import shipped_params_dict, write_params
 

@@ -9,7 +9,7 @@ import pytest
 
 from mlops_template.cli import main as cli_main
 from mlops_template.model.artifact import ServedModel
-from mlops_template.monitoring import profile as profiles
+from mlops_template.monitoring import reference_profile as profiles
 from tests.support.params import small_params_dict, write_params
 
 

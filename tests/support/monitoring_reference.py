@@ -16,8 +16,7 @@ from mlops_template.data import schema
 from mlops_template.data.sources.simulated import generate_week
 from mlops_template.model.artifact import ServedModel
 from mlops_template.model.scoring import served_scores
-from mlops_template.monitoring import monitor
-from mlops_template.monitoring import profile as profiles
+from mlops_template.monitoring import monitor, reference_profile
 from tests.support.monitoring_windows import log_frame, read_frame
 from tests.support.params import small_params_dict
 
@@ -41,12 +40,12 @@ def weeks_rows(source: SimulatedSourceParams, weeks: tuple[str, ...]) -> pd.Data
     return pd.concat([generate_week(source, SEED, w) for w in weeks], ignore_index=True)
 
 
-def build_reference(served: ServedModel, params: MonitorParams) -> profiles.Profile:
+def build_reference(served: ServedModel, params: MonitorParams) -> reference_profile.Profile:
     """The profile stage's work on the two reference weeks, with `params`' trending inputs."""
     rows = weeks_rows(monitor_source(), REFERENCE_WEEKS)
     scores = served_scores(served, rows)
     labels = rows[schema.LABEL].to_numpy(dtype=int)
-    return profiles.build(rows, labels, scores, served, params.profile, trending=params.drift.trending)
+    return reference_profile.build(rows, labels, scores, served, params.profile, trending=params.drift.trending)
 
 
 def window(served: ServedModel, scenario: str = "none", now: pd.Timestamp | None = None) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops_template.release.report import sources
+from mlops_template.release.pr_report import sources
 
 
 def metrics(ap: float = 0.45, recall: float = 0.44, brier: float = 0.0129) -> dict[str, Any]:

@@ -246,7 +246,7 @@ def say(capsys: pytest.CaptureFixture[str], record_property: Callable[[str, obje
 def _require_report_command() -> None:
     # Both workflows post `mlops-template report`; its package is written in parallel with these tests.
     if not (REPO / "src" / "mlops_template" / "report" / "cli.py").is_file():
-        pytest.skip("`mlops-template report` is not in this tree yet (src/mlops_template/release/report/cli.py)")
+        pytest.skip("`mlops-template report` is not in this tree yet (src/mlops_template/release/pr_report/cli.py)")
 
 
 def _pull_request_event(harness: ActHarness, base: str, head: str) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from scipy import stats as scipy_stats
 from mlops_template.core.config import MonitorParams
 from mlops_template.data import schema
 from mlops_template.model import statistics
-from mlops_template.monitoring.profile import (
+from mlops_template.monitoring.reference_profile import (
     CategoricalInput,
     NumericInput,
     Profile,

@@ -20,7 +20,7 @@ import yaml
 
 from mlops_template.core.config import MonitorParams, parse_params
 from mlops_template.core.errors import ConfigError, MlopsTemplateError
-from mlops_template.monitoring import profile as profiles
+from mlops_template.monitoring import reference_profile
 
 
 class HistoryError(MlopsTemplateError):
@@ -30,7 +30,7 @@ class HistoryError(MlopsTemplateError):
 @dataclass(frozen=True)
 class Found:
     commit: str
-    profile: profiles.Profile
+    profile: reference_profile.Profile
     params: MonitorParams
 
 
@@ -93,7 +93,7 @@ def find(version: str, profile_path: Path, params_path: Path) -> Found:
         except ValueError:
             continue  # a broken profile in an old commit cannot be the one we look for
         if isinstance(raw, dict) and raw.get("model_version") == version:
-            profile = profiles.parse(raw, f"{commit[:12]}:{relative}")
+            profile = reference_profile.parse(raw, f"{commit[:12]}:{relative}")
             return Found(commit, profile, _params_at(root, commit, params_path))
     shallow = _git(root, "rev-parse", "--is-shallow-repository").stdout.strip() == "true"
     hint = " (a shallow clone: fetch the whole history, e.g. actions/checkout with fetch-depth: 0)" if shallow else ""

@@ -48,13 +48,13 @@ TAIL_COLUMNS = ("probability", "prediction", "latency_ms", "label", "label_ts")
 _SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 
 
-def input_columns() -> dict[str, str]:
+def record_columns() -> dict[str, str]:
     """The contract's inputs (every column but the label) and their dtypes: the API's request record."""
     return {name: str(column.dtype) for name, column in schema.CONTRACT.columns.items() if name != schema.LABEL}
 
 
 def columns() -> list[str]:
-    return [*BASE_COLUMNS, *input_columns(), *TAIL_COLUMNS]
+    return [*BASE_COLUMNS, *record_columns(), *TAIL_COLUMNS]
 
 
 def read_window(source: str, start: datetime, end: datetime) -> pd.DataFrame:
@@ -170,7 +170,7 @@ def _check_segment(path: Path, kind: Kind, location: str) -> None:
 
 
 def _query(connection: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> pd.DataFrame:
-    inputs = input_columns()
+    inputs = record_columns()
     extracted = ",\n".join(f'json_extract_string(p.inputs, \'$."{name}"\') AS "{name}"' for name in inputs)
     sql = f"""
         WITH p AS (

@@ -31,8 +31,7 @@ from mlops_template.core import io
 from mlops_template.core.command import EXIT_OK, run_command
 from mlops_template.core.config import MonitorParams, load_params
 from mlops_template.core.errors import ConfigError, MlopsTemplateError
-from mlops_template.monitoring import detectors, history, report
-from mlops_template.monitoring import profile as profiles
+from mlops_template.monitoring import detectors, history, monitor_report, reference_profile
 
 logger = logging.getLogger(__name__)
 
@@ -90,19 +89,19 @@ def window_bounds(
     return first, stop
 
 
-def _check_columns(frame: pd.DataFrame, source: str, profile: profiles.Profile) -> None:
+def _check_columns(frame: pd.DataFrame, source: str, profile: reference_profile.Profile) -> None:
     missing = [c for c in (*REQUIRED_COLUMNS, *profile.inputs) if c not in frame.columns]
     if missing:
         msg = f"--log {source}: window lacks column(s) {missing} (rule: the prediction log's columns, see logsource)"
         raise MonitorInputError(msg)
 
 
-def check_params(params: MonitorParams, profile: profiles.Profile) -> None:
+def check_params(params: MonitorParams, profile: reference_profile.Profile) -> None:
     """`monitor.drift` must fit the profile: the same trending inputs, ignored ones that exist."""
     profiled = {
         name: spec.trend_per_day
         for name, spec in profile.inputs.items()
-        if isinstance(spec, profiles.NumericInput) and spec.trend_per_day
+        if isinstance(spec, reference_profile.NumericInput) and spec.trend_per_day
     }
     if dict(params.drift.trending) != profiled:
         msg = (
@@ -122,7 +121,7 @@ def check_params(params: MonitorParams, profile: profiles.Profile) -> None:
 def judge(
     frame: pd.DataFrame,
     *,
-    profile: profiles.Profile,
+    profile: reference_profile.Profile,
     params: MonitorParams,
     start: datetime,
     end: datetime,
@@ -179,7 +178,7 @@ def run(
 ) -> Outcome:
     """Judge the window; with `params_path`, against the profile of the version production serves
     (`history`: the checkout's, else the one committed with that version, and that commit's params)."""
-    profile = profiles.load(profile_path)
+    profile = reference_profile.load(profile_path)
     if reader is None:
         from mlops_template.monitoring.logsource import read_window  # noqa: PLC0415 (DuckDB only when reading)
 
@@ -197,8 +196,8 @@ def run(
     outcome = judge(frame, profile=profile, params=params, start=start, end=end)
     outcome.summary["reference"]["profile"] = source
     io.write_json(out / "summary.json", outcome.summary)
-    io.write_text(out / "report.md", report.markdown(outcome.summary, outcome.findings, profile))
-    io.write_text(out / "report.html", report.html(outcome.summary, outcome.findings, profile))
+    io.write_text(out / "report.md", monitor_report.markdown(outcome.summary, outcome.findings, profile))
+    io.write_text(out / "report.html", monitor_report.html(outcome.summary, outcome.findings, profile))
     return outcome
 
 

@@ -32,8 +32,8 @@ from starlette.routing import Route
 from mlops_template import __version__
 from mlops_template.serving.auth import PUBLIC_PATHS, SCHEMES, ApiKeyMiddleware, load_api_keys
 from mlops_template.serving.limits import BodySizeLimitMiddleware
-from mlops_template.serving.metrics import MetricsMiddleware, ServingMetrics
 from mlops_template.serving.predlog import PredictionLog
+from mlops_template.serving.prometheus import MetricsMiddleware, ServingMetrics
 from mlops_template.serving.routes import ROUTERS
 from mlops_template.serving.routes._http import AUTH_RESPONSES, JSON, ApiError, error_response, json_response
 from mlops_template.serving.settings import ServingSettings, load_settings

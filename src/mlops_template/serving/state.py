@@ -20,8 +20,8 @@ from starlette.requests import Request
 from mlops_template.model.artifact import ArtifactError, ServedModel
 from mlops_template.serving.auth import ApiKeys
 from mlops_template.serving.batching import Batcher
-from mlops_template.serving.metrics import ServingMetrics
 from mlops_template.serving.predlog import PredictionLog, utc_now
+from mlops_template.serving.prometheus import ServingMetrics
 from mlops_template.serving.schemas import CONFIDENCE, ContractSchemas, build_schemas
 from mlops_template.serving.settings import ServingSettings
 

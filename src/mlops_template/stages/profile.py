@@ -16,19 +16,21 @@ from mlops_template.data import schema
 from mlops_template.data.splits import HELD_OUT, read_splits
 from mlops_template.model.artifact import ServedModel
 from mlops_template.model.scoring import served_scores
-from mlops_template.monitoring import profile
+from mlops_template.monitoring import reference_profile
 from mlops_template.stages import stage_main
 
 logger = logging.getLogger("mlops_template.stages.profile")  # not __main__ under python -m
 
 
-def run(params: Params, *, served_dir: Path, ingest_dir: Path, out: Path) -> profile.Profile:
+def run(params: Params, *, served_dir: Path, ingest_dir: Path, out: Path) -> reference_profile.Profile:
     served = ServedModel.load(served_dir)
     rows = read_splits(ingest_dir, HELD_OUT)
     scores = served_scores(served, rows)
     labels = rows[schema.LABEL].to_numpy(dtype=int)
-    found = profile.build(rows, labels, scores, served, params.monitor.profile, trending=params.monitor.drift.trending)
-    profile.write(out, found)
+    found = reference_profile.build(
+        rows, labels, scores, served, params.monitor.profile, trending=params.monitor.drift.trending
+    )
+    reference_profile.write(out, found)
     logger.info(
         "reference profile of %s: %d rows in %s, average_precision=%s recall=%s flagged_share=%.4f",
         found.model_version,

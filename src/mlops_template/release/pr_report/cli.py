@@ -24,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
 def _write(args: argparse.Namespace) -> None:
     from mlops_template.core import io  # noqa: PLC0415
     from mlops_template.core.config import find_project_root  # noqa: PLC0415
-    from mlops_template.release.report import render, sources  # noqa: PLC0415
+    from mlops_template.release.pr_report import render, sources  # noqa: PLC0415
 
     gathered = sources.gather(find_project_root(), args.base_rev, args.head_rev, args.gate)
     markdown = render.render(gathered)

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mlops_template.release.report import sources
+from mlops_template.release.pr_report import sources
 from tests.support.api_server import free_port
 from tests.support.workspace import VENV_BIN, project_env
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mlops_template.release.report import charts
+from mlops_template.release.pr_report import charts
 
 MARKER = "<!-- mlops-template:pr-report -->"  # stable: finds the sticky comment whatever CML does
 TITLE = "## Model report"

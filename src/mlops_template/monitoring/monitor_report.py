@@ -11,7 +11,7 @@ from html import escape
 from typing import Any
 
 from mlops_template.monitoring.detectors import Finding
-from mlops_template.monitoring.profile import Profile
+from mlops_template.monitoring.reference_profile import Profile
 
 ICONS = {"breach": "BREACH", "ok": "ok", "insufficient": "insufficient"}
 COLOURS = {"breach": "#c0392b", "ok": "#2e7d32", "insufficient": "#8d6e00"}

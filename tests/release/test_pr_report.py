@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from mlops_template.data import schema
-from mlops_template.release.report import charts, render, sources
-from mlops_template.release.report.cli import main as report_main
+from mlops_template.release.pr_report import charts, render, sources
+from mlops_template.release.pr_report.cli import main as report_main
 from tests.support.report_payloads import gate, metrics, revision, slices
 from tests.support.workspace import GIT_IDENTITY, VENV_BIN
 
@@ -119,7 +119,7 @@ def test_curves_are_resampled_on_an_even_grid() -> None:
 
 
 def test_the_readme_example_is_what_the_renderer_writes() -> None:
-    """docs/pr-comment-example.md: regenerate with `python -m tests.release.test_report`."""
+    """docs/pr-comment-example.md: regenerate with `python -m tests.release.test_pr_report`."""
     assert EXAMPLE.read_text(encoding="utf-8") == render.render(json.loads(EXAMPLE_INPUT.read_text(encoding="utf-8")))
 
 
