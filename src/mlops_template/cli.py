@@ -73,8 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     for sub in (nxt, generate):
         params_argument(sub)
         sub.add_argument("--data", type=Path, default=Path("data"))
-    nxt.set_defaults(run=_next_batch)
-    generate.set_defaults(run=_generate)
+    nxt.set_defaults(run=_next_batch, name="data next-batch")
+    generate.set_defaults(run=_generate, name="data generate")
 
     check = commands.add_parser(
         "params",
@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("action", choices=["check"])
     params_argument(check)
     check.add_argument("--contract", type=Path, default=None, help="contract file (default: the one in use)")
-    check.set_defaults(run=_check_params)
+    check.set_defaults(run=_check_params, name="params check")
 
     commands.add_parser("serve", help="serve the exported model over HTTP (`serve --help`)", add_help=False)
     for name, about in FORWARDED.items():
@@ -94,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
 
     metrics = commands.add_parser("metrics", help="print the test metrics against the baseline")
     metrics.add_argument("--metrics", type=Path, default=Path("reports/metrics.json"))
-    metrics.set_defaults(run=_print_metrics)
+    metrics.set_defaults(run=_print_metrics, name="metrics")
     return parser
 
 
@@ -197,16 +197,7 @@ def _dispatch(args_list: list[str]) -> int:
         stage = importlib.import_module(f"mlops_template.stages.{args_list[0]}")
         code: int = stage.main(args_list[1:])
         return code
-    return run_command(_command_name(args_list), _parser(), args_list, lambda args: args.run(args))
-
-
-def _command_name(args_list: list[str]) -> str:
-    """The words that name one of the cli's own commands in its error line (`data next-batch`)."""
-    if args_list[:1] == ["data"]:
-        return " ".join(args_list[:2])  # `data` takes no option before its command
-    if args_list[:1] == ["params"]:
-        return "params check"  # its one action
-    return " ".join(args_list[:1]) or "mlops-template"
+    return run_command(lambda args: args.name, _parser(), args_list, lambda args: args.run(args))
 
 
 if __name__ == "__main__":

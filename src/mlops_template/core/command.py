@@ -61,13 +61,14 @@ def run_guarded(action: Callable[[], int | None], name: str) -> int:
 
 
 def run_command(
-    name: str,
+    name: str | Callable[[argparse.Namespace], str],
     parser: argparse.ArgumentParser,
     argv: list[str] | None,
     action: Callable[[argparse.Namespace], int | None],
 ) -> int:
     """Every `main`: parse `argv` (a bad command line is argparse's usage and exit 2), set up logging,
-    run `action(args)` guarded. `name` is the command as a user types it after `mlops-template`."""
+    run `action(args)` guarded. `name` is the command as a user types it after `mlops-template`, or,
+    for a command with subcommands, a function of the parsed arguments that says which one ran."""
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     configure_logging()
-    return run_guarded(lambda: action(args), name)
+    return run_guarded(lambda: action(args), name if isinstance(name, str) else name(args))

@@ -568,9 +568,7 @@ def _out(line: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args_list = sys.argv[1:] if argv is None else argv
-    name = " ".join(["audit", *args_list[:1]])  # `audit` takes no option before its command
-    return run_command(name, _arguments(), args_list, lambda args: args.run(args, _out))
+    return run_command(lambda args: f"audit {args.command}", _arguments(), argv, lambda args: args.run(args, _out))
 
 
 if __name__ == "__main__":
