@@ -61,9 +61,8 @@ def test_the_maps_name_no_module_that_is_gone() -> None:
     gone = []
     for doc in docs:
         text = doc.read_text(encoding="utf-8")
-        for path in re.findall(r"src/mlops_template/[\w/]+(?:\.py)?", text):
-            if not (REPO / path).exists():
-                gone.append(f"{doc.name}: {path}")
+        paths = re.findall(r"src/mlops_template/[\w/]+(?:\.py)?", text)
+        gone += [f"{doc.name}: {path}" for path in paths if not (REPO / path).exists()]
         for dotted in re.findall(r"\bmlops_template(?:\.\w+)+", text):
             parts = dotted.split(".")[1:]
             # the longest prefix that is a module or package; what follows may be an attribute
