@@ -8,7 +8,7 @@ import tomllib
 from tests.support.workspace import REPO
 
 PACKAGE = REPO / "src" / "mlops_template"
-LAYERS = ("core", "data", "model", "stages", "release", "serving", "monitoring", "tools")
+LAYERS = ("core", "data", "model", "stages", "release", "experiments", "serving", "monitoring", "tools")
 
 
 def _readme_map() -> str:
