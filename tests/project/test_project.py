@@ -134,3 +134,16 @@ def test_no_test_module_imports_a_test_module_or_a_conftest() -> None:
         if name.split(".")[0] in {"tests", "benchmarks"} and name.split(".")[-1].startswith(("test_", "conftest"))
     }
     assert found == {}
+
+
+def test_benchmarks_import_only_the_package_and_tests_import_no_benchmark() -> None:
+    """A benchmark measures the package as a user installs it: nothing of tests/ in its path. Tests of the
+    benchmarks' bookkeeping live in benchmarks/tests/ and are the only tests that import a benchmark."""
+    bench_code = [m for m in package_modules("benchmarks", REPO) if not m.startswith("benchmarks.tests")]
+    into_tests = {m: sorted(i for i in imported_modules(m, REPO) if i.split(".")[0] == "tests") for m in bench_code}
+    into_benchmarks = {
+        m: sorted(i for i in imported_modules(m, REPO) if i.split(".")[0] == "benchmarks")
+        for m in package_modules("tests", REPO)
+    }
+    assert {m: found for m, found in into_tests.items() if found} == {}
+    assert {m: found for m, found in into_benchmarks.items() if found} == {}
