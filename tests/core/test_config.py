@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from mlops_template.core.config import (
+    FloatRange,
     HistGradientBoostingParams,
     MinPrecisionRule,
     Params,
@@ -148,3 +149,62 @@ def test_tracking_server_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_p
     settings = Settings()
     assert settings.tracking_uri(tmp_path) == "http://127.0.0.1:5000"
     assert settings.artifact_location(tmp_path) is None
+
+
+def _tune_error_for(**section: Any) -> str:
+    return _error_for(lambda raw: raw["tune"].update(section))
+
+
+def test_shipped_tune_section_loads_and_stays_out_of_every_dump() -> None:
+    params = load_params(REPO / "params.yaml")
+    assert params.tune.trials >= 1
+    assert params.tune.searched_families(params.train.model.kind) == ("hist_gradient_boosting",)
+    assert params.tune.hist_gradient_boosting.learning_rate == FloatRange(low=0.02, high=0.3, log=True)
+    # The model card and the MLflow params of pipeline runs dump Params: tune changes no model.
+    assert "tune" not in params.model_dump()
+    assert "tune" not in params.model_dump(mode="json")
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        (
+            {"hist_gradient_boosting": {"learning_rate": {"low": 0.3, "high": 0.1}}},
+            ["tune.hist_gradient_boosting.learning_rate", "low 0.3 is not below high 0.1 (rule: low < high)"],
+        ),
+        (
+            {"hist_gradient_boosting": {"l2_regularization": {"low": 0.0, "high": 1.0, "log": True}}},
+            [
+                "tune.hist_gradient_boosting.l2_regularization",
+                "low 0.0 with log: true (rule: a log scale needs low > 0)",
+            ],
+        ),
+        (
+            {"hist_gradient_boosting": {"max_leaf_nodes": {"low": 0, "high": 8, "log": True}}},
+            ["tune.hist_gradient_boosting.max_leaf_nodes", "low 0 with log: true"],
+        ),
+        (
+            {"hist_gradient_boosting": {"learning_rate": {"low": 0.1, "high": 2.0}}},
+            ["tune.hist_gradient_boosting", "learning_rate.high: 2.0 is not a value train.model.learning_rate accepts"],
+        ),
+        (
+            {"hist_gradient_boosting": {"learning_rat": {"low": 0.1, "high": 0.2}}},
+            ["tune.hist_gradient_boosting.learning_rat", "Extra inputs are not permitted"],
+        ),
+        (
+            {"logistic_regression": {"class_weight": {"choices": ["balanced", "balanced"]}}},
+            ["tune.logistic_regression.class_weight", "repeat a value"],
+        ),
+        ({"families": ["hist_gradient_boosting"] * 2}, ["tune", "families ['hist_gradient_boosting', 'hist_"]),
+        ({"families": ["random_forest"]}, ["tune.families.0", "random_forest"]),
+        ({"families": []}, ["tune", "families [] is empty"]),
+        ({"folds": 0}, ["tune.folds", "greater than or equal to 1"]),
+        ({"trials": "50"}, ["tune.trials", "valid integer"]),
+        ({"pruner": {"kind": "hyperband"}}, ["tune.pruner.kind", "'median'"]),
+    ],
+)
+def test_a_bad_tune_section_is_one_line_naming_the_key(section: dict[str, Any], expected: list[str]) -> None:
+    message = _tune_error_for(**section)
+    lines = message.splitlines()
+    assert lines[0] == "params.yaml: 1 invalid value(s)", message
+    assert all(part in lines[1] for part in expected), lines[1]

@@ -61,6 +61,12 @@ def _drift(**values: Any) -> dict[str, Any]:
     return raw
 
 
+def _tune(**values: Any) -> dict[str, Any]:
+    raw = shipped_params_dict()
+    raw["tune"].update(values)
+    return raw
+
+
 CASES: dict[str, tuple[Callable[[], dict[str, Any]], Callable[[], dict[str, Any] | None], list[str]]] = {
     "a slice that is no column": (
         lambda: _edit(evaluate={"slices": ["channel", "chanel"]}),
@@ -114,6 +120,29 @@ CASES: dict[str, tuple[Callable[[], dict[str, Any]], Callable[[], dict[str, Any]
         lambda: {**_numeric(impute="none"), "train": {"model": {"kind": "logistic_regression"}}},
         lambda: None,
         ["featurize.numeric.impute: 'none' leaves the gaps of nullable column(s) ['customer_age', 'distance_from"],
+    ),
+    "a search space without today's value": (
+        lambda: _tune(hist_gradient_boosting={"learning_rate": {"low": 0.1, "high": 0.3, "log": True}}),
+        lambda: None,
+        ["tune.hist_gradient_boosting.learning_rate: [0.1, 0.3] leaves out today's train.model.learning_rate 0.05"],
+    ),
+    "a choice without today's value": (
+        lambda: {
+            **_tune(logistic_regression={"class_weight": {"choices": ["balanced"]}}),
+            "train": {"model": {"kind": "logistic_regression"}},
+        },
+        lambda: None,
+        ["tune.logistic_regression.class_weight: choices ['balanced'] leave out today's train.model.class_weight None"],
+    ),
+    "families without today's": (
+        lambda: _tune(families=["logistic_regression"]),
+        lambda: None,
+        ["tune.families: ['logistic_regression'] leaves out train.model.kind 'hist_gradient_boosting' (rule: today"],
+    ),
+    "a linear family searched without imputation": (
+        lambda: {**_numeric(impute="none"), "tune": {"families": ["hist_gradient_boosting", "logistic_regression"]}},
+        lambda: None,
+        ["tune.families: 'logistic_regression' with featurize.numeric.impute 'none' meets the gaps of nullable"],
     ),
 }
 

@@ -259,6 +259,143 @@ class MonitorParams(_Section):
     quality: MonitorQualityParams = MonitorQualityParams()
 
 
+# --- tune: `mlops-template tune`, the search over walk-forward folds (no stage reads it) -----------
+
+ModelKind = Literal["logistic_regression", "hist_gradient_boosting"]
+
+
+class FloatRange(_Section):
+    """A float searched from `low` to `high` (both included), evenly on a log scale when `log`."""
+
+    low: float
+    high: float
+    log: bool = Field(False, description="Search log(value) evenly: for scales (rates, penalties).")
+
+    @model_validator(mode="after")
+    def _a_range(self) -> FloatRange:
+        if not self.low < self.high:
+            msg = f"low {self.low} is not below high {self.high} (rule: low < high)"
+            raise ValueError(msg)
+        if self.log and self.low <= 0:
+            msg = f"low {self.low} with log: true (rule: a log scale needs low > 0)"
+            raise ValueError(msg)
+        return self
+
+
+class IntRange(_Section):
+    """A whole number searched from `low` to `high` (both included), evenly on a log scale when `log`."""
+
+    low: int
+    high: int
+    log: bool = Field(False, description="Search log(value) evenly: small values are tried as often as large.")
+
+    @model_validator(mode="after")
+    def _a_range(self) -> IntRange:
+        if not self.low < self.high:
+            msg = f"low {self.low} is not below high {self.high} (rule: low < high)"
+            raise ValueError(msg)
+        if self.log and self.low < 1:
+            msg = f"low {self.low} with log: true (rule: a log scale needs low >= 1)"
+            raise ValueError(msg)
+        return self
+
+
+class ClassWeightChoice(_Section):
+    """`class_weight` chosen among these values (null: every row weighs the same)."""
+
+    choices: Annotated[tuple[Literal["balanced"] | None, ...], Field(strict=False, min_length=1)]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> ClassWeightChoice:
+        if len(set(self.choices)) != len(self.choices):
+            msg = f"choices {list(self.choices)} repeat a value (rule: each choice once)"
+            raise ValueError(msg)
+        return self
+
+
+def _inside_model_rules(space: BaseModel, model: type[BaseModel], kind: str) -> None:
+    """Each range's ends must be values `train.model` itself accepts (learning_rate <= 1, ...)."""
+    for name in type(space).model_fields:
+        searched = getattr(space, name)
+        if not isinstance(searched, FloatRange | IntRange):
+            continue
+        for end in ("low", "high"):
+            value = getattr(searched, end)
+            try:
+                model.model_validate({"kind": kind, name: value})
+            except ValidationError as exc:
+                rule = exc.errors(include_url=False)[0]["msg"]
+                msg = f"{name}.{end}: {value} is not a value train.model.{name} accepts ({rule})"
+                raise ValueError(msg) from None
+
+
+class HistGradientBoostingSpace(_Section):
+    """The search space of `hist_gradient_boosting`; a key set to null is not searched (today's value)."""
+
+    learning_rate: FloatRange | None = FloatRange(low=0.02, high=0.3, log=True)
+    max_iter: IntRange | None = IntRange(low=50, high=300)
+    max_leaf_nodes: IntRange | None = IntRange(low=7, high=63, log=True)
+    min_samples_leaf: IntRange | None = IntRange(low=10, high=200, log=True)
+    l2_regularization: FloatRange | None = FloatRange(low=0.001, high=10.0, log=True)
+
+    @model_validator(mode="after")
+    def _valid_model_values(self) -> HistGradientBoostingSpace:
+        _inside_model_rules(self, HistGradientBoostingParams, "hist_gradient_boosting")
+        return self
+
+
+class LogisticRegressionSpace(_Section):
+    """The search space of `logistic_regression` (max_iter only bounds the solver: it is not searched)."""
+
+    C: FloatRange | None = FloatRange(low=0.001, high=100.0, log=True)
+    class_weight: ClassWeightChoice | None = ClassWeightChoice(choices=(None, "balanced"))
+
+    @model_validator(mode="after")
+    def _valid_model_values(self) -> LogisticRegressionSpace:
+        _inside_model_rules(self, LogisticRegressionParams, "logistic_regression")
+        return self
+
+
+class MedianPrunerParams(_Section):
+    """Stop a trial whose fold score is below the median of earlier trials at the same fold."""
+
+    kind: Literal["median"] = "median"
+    startup_trials: int = Field(5, ge=0, description="Trials that run every fold before any is pruned.")
+    warmup_folds: int = Field(0, ge=0, description="Folds every trial runs before it may be pruned (0: none).")
+
+
+class TuneParams(_Section):
+    trials: int = Field(50, ge=1, description="Finished trials (complete or pruned) the study holds, resumes included.")
+    timeout_minutes: float | None = Field(
+        60.0, gt=0.0, description="No trial starts after this long in one run; null: no time budget."
+    )
+    seed: int = Field(42, ge=0, description="Seed of the sampler (TPE).")
+    folds: int = Field(3, ge=1, le=52, description="Walk-forward folds: the last `folds` weeks before test, each once.")
+    families: Annotated[tuple[ModelKind, ...], Field(strict=False)] | None = Field(
+        None, description="Model families searched (more than one: the family is a choice); null: today's."
+    )
+    min_gain: Share = Field(0.0, description="Propose a change only when the best trial beats trial 0 by this much.")
+    pruner: MedianPrunerParams = MedianPrunerParams()
+    hist_gradient_boosting: HistGradientBoostingSpace = HistGradientBoostingSpace()
+    logistic_regression: LogisticRegressionSpace = LogisticRegressionSpace()
+
+    @model_validator(mode="after")
+    def _distinct_families(self) -> TuneParams:
+        if self.families is None:
+            return self
+        if not self.families:
+            msg = "families [] is empty (rule: at least one family, or null for today's)"
+            raise ValueError(msg)
+        if len(set(self.families)) != len(self.families):
+            msg = f"families {list(self.families)} repeat a family (rule: each family once)"
+            raise ValueError(msg)
+        return self
+
+    def searched_families(self, today: ModelKind) -> tuple[ModelKind, ...]:
+        """The families a study searches: `families`, or today's family alone."""
+        return self.families if self.families is not None else (today,)
+
+
 class Params(_Section):
     base: BaseParams = BaseParams()
     source: SourceParams
@@ -269,6 +406,10 @@ class Params(_Section):
     tracking: TrackingParams = TrackingParams()
     gate: GateParams = GateParams()
     monitor: MonitorParams = MonitorParams()
+    # Left out of every dump: it changes no model, so model cards and the MLflow params of pipeline
+    # runs stay as they were, and no stage lists it in dvc.yaml (editing it re-runs nothing).
+    tune: TuneParams = Field(TuneParams(), exclude=True)
+
 
     @model_validator(mode="after")
     def _weeks_exist(self) -> Params:

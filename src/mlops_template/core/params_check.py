@@ -7,7 +7,10 @@ that read these keys (featurize, evaluate) refuse the same mistakes with the sam
 from __future__ import annotations
 
 from mlops_template.core.config import (
+    ClassWeightChoice,
     FeaturizeParams,
+    FloatRange,
+    IntRange,
     LogisticRegressionParams,
     MonitorDriftParams,
     Params,
@@ -95,17 +98,61 @@ def drift_problems(drift: MonitorDriftParams, contract: ContractSpec) -> list[st
     return problems
 
 
+def _nullable_numeric(contract: ContractSpec) -> list[str]:
+    return [c.name for c in contract.columns if c.role == "numeric" and c.nullable]
+
+
+def tune_problems(params: Params, contract: ContractSpec) -> list[str]:
+    """What in `tune:` cannot make a study: today's `train.model` is trial 0 of every study, so it
+    must be a point of the search space; a searched family must fit the features.
+
+    Not a rule of `tune:` alone (config.py checks those), and not one the pipeline needs: `tune` and
+    `params check` refuse these, `dvc repro` never reads the section.
+    """
+    found = []
+    today = params.train.model
+    families = params.tune.searched_families(today.kind)
+    if today.kind not in families:
+        found.append(
+            f"tune.families: {list(families)} leaves out train.model.kind {today.kind!r} "
+            "(rule: today's params are trial 0 of every study, so their family is searched)"
+        )
+    else:
+        space = getattr(params.tune, today.kind)
+        for name in type(space).model_fields:
+            searched, value = getattr(space, name), getattr(today, name)
+            if isinstance(searched, FloatRange | IntRange) and not searched.low <= value <= searched.high:
+                found.append(
+                    f"tune.{today.kind}.{name}: [{searched.low}, {searched.high}] leaves out today's "
+                    f"train.model.{name} {value} (rule: today's params, trial 0, lie in the search space)"
+                )
+            elif isinstance(searched, ClassWeightChoice) and value not in searched.choices:
+                found.append(
+                    f"tune.{today.kind}.{name}: choices {list(searched.choices)} leave out today's "
+                    f"train.model.{name} {value!r} (rule: today's params, trial 0, lie in the search space)"
+                )
+    nullable = _nullable_numeric(contract)
+    linear = "logistic_regression"
+    if linear in families and today.kind != linear and params.featurize.numeric.impute == "none" and nullable:
+        found.append(
+            f"tune.families: {linear!r} with featurize.numeric.impute 'none' meets the gaps of nullable "
+            f"column(s) {nullable}, which it cannot take (rule: impute them, or search hist_gradient_boosting only)"
+        )
+    return found
+
+
 def problems(params: Params, contract: ContractSpec, default: ContractSpec, contract_source: str) -> list[str]:
     """Every mistake in `params` against `contract`, one line each (empty: params and contract agree)."""
     found = [
         *featurize_problems(params.featurize, contract),
         *slice_problems(params.evaluate.slices, contract),
         *drift_problems(params.monitor.drift, contract),
+        *tune_problems(params, contract),
     ]
     refusal = simulated_source_problem(params, contract, default, contract_source)
     if refusal:
         found.append(refusal)
-    nullable = [c.name for c in contract.columns if c.role == "numeric" and c.nullable]
+    nullable = _nullable_numeric(contract)
     if (
         params.featurize.numeric.impute == "none"
         and nullable
