@@ -243,12 +243,6 @@ def say(capsys: pytest.CaptureFixture[str], record_property: Callable[[str, obje
     return write
 
 
-def _require_report_command() -> None:
-    # Both workflows post `mlops-template report`; its package is written in parallel with these tests.
-    if not (REPO / "src" / "mlops_template" / "report" / "cli.py").is_file():
-        pytest.skip("`mlops-template report` is not in this tree yet (src/mlops_template/release/pr_report/cli.py)")
-
-
 def _pull_request_event(harness: ActHarness, base: str, head: str) -> dict[str, Any]:
     repo = {"full_name": "acme/mlops-template", "name": "mlops-template", "owner": {"login": "acme"}}
     return {
@@ -303,7 +297,6 @@ def _assert_report(call: dict[str, Any], base_metrics: dict[str, Any], params: l
 
 @pytest.mark.act
 def test_pr_report_with_act_posts_one_sticky_comment(tmp_path: Path, say: Callable[[str], None]) -> None:
-    _require_report_command()
     harness = make_harness(tmp_path)
     base = harness.git("rev-parse", "HEAD")
     harness.git("switch", "-qc", "tune")
@@ -367,7 +360,6 @@ def _landing_batch(harness: ActHarness, landing: Path) -> str:
 def test_retrain_with_act_prepares_a_pr_and_does_nothing_without_a_new_batch(
     tmp_path: Path, say: Callable[[str], None]
 ) -> None:
-    _require_report_command()
     harness = make_harness(tmp_path)
     landing = tmp_path / "landing"
     week = _landing_batch(harness, landing)
