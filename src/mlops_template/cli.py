@@ -27,6 +27,7 @@ FORWARDED = {
     "github": "set up GitHub: `github bootstrap` creates the deploy environments and protects main",
     "log": "the prediction log: `log ship` copies an API's SQLite log to Parquet segments (S3 or a directory)",
     "monitor": "judge a window of the prediction log against the reference profile (`monitor --help`)",
+    "tune": "search train.model's params over walk-forward folds; report and propose a params.yaml diff",
     "simulate": "run the closed loop week by week: serve, monitor, retrain, gate (`simulate --help`)",
     "init": "make the template yours: rename the package, command, image and model (`init --help`)",
 }
@@ -39,6 +40,7 @@ FORWARDED_MODULES = {
     "github": "release.github.bootstrap",
     "log": "monitoring.segments.shipper",
     "monitor": "monitoring.monitor",
+    "tune": "experiments.tune",
     "simulate": "tools.simulate.command",
     "init": "tools.init",
 }

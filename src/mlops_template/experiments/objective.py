@@ -21,7 +21,7 @@ from sklearn.metrics import average_precision_score
 from mlops_template.core.config import Params, TrainParams
 from mlops_template.data import schema
 from mlops_template.experiments.folds import Fold
-from mlops_template.experiments.search_space import suggest_model
+from mlops_template.experiments.search_space import BASELINE, suggest_model
 from mlops_template.model.estimator import build_classifier
 from mlops_template.model.features import build_transformer
 
@@ -83,13 +83,15 @@ class Objective:
         model = suggest_model(trial, self.params.tune, self.params.train.model)
         trial.set_user_attr(MODEL, model.model_dump(mode="json"))
         train = self.params.train.model_copy(update={"model": model})
+        # Today's params are never pruned: every other trial is compared with their full score.
+        prunable = not trial.user_attrs.get(BASELINE, False)
         scores = []
         for fold in self.folds:
             score = fold_score(train, self.params.base.seed, fold)
             scores.append(score)
             trial.report(score, fold.step)
             last = fold.step == self.folds[-1].step
-            if not last and trial.should_prune():
+            if prunable and not last and trial.should_prune():
                 msg = f"fold {fold.step + 1} ({fold.week}): average precision {score:.4f}, below the median there"
                 raise optuna.TrialPruned(msg)
         return float(np.mean(scores))
