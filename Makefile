@@ -20,7 +20,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps run data repro metrics test test-fast lint format bench bench-serve bench-monitor loop-plot image rename clean
+.PHONY: help install system-deps run data repro metrics test test-fast lint format bench bench-serve bench-monitor bench-tune loop-plot image rename clean
 
 ## Show this help
 help:
@@ -96,6 +96,10 @@ bench-serve: install system-deps
 ## The monitor's detection table over the simulator's drift scenarios (delay, kind, false alarms; after `make run`)
 bench-monitor: install
 	python benchmarks/bench_monitor.py
+
+## `tune` on the default data: 50 trials with --jobs 2, target under 10 minutes (after `make run`)
+bench-tune: install
+	python benchmarks/bench_tune.py
 
 ## Make the template yours: make rename NAME=acme-risk [PACKAGE=acme_risk] [DRY_RUN=1] (needs no install)
 rename:

@@ -35,7 +35,7 @@ hgb_values = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(changes=hgb_values)
 def test_exactly_the_changed_keys_change_and_every_comment_stays(changes: dict[str, Any]) -> None:
     changes = {key: value for key, value in changes.items() if TODAY[key] != value}

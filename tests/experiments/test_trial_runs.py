@@ -63,9 +63,3 @@ def test_a_study_is_a_parent_run_with_one_nested_run_per_trial_whatever_the_work
     for run in children:
         assert run.data.tags[STATE_TAG] in {"COMPLETE", "PRUNED"}
         assert run.info.status == ("FINISHED" if run.data.tags[STATE_TAG] == "COMPLETE" else "KILLED")
-
-
-def test_with_tracking_off_nothing_is_logged(tuning_project: Path) -> None:
-    assert _tune(tuning_project, "--trials", "2") == 0  # the small params have tracking off
-    assert not (tuning_project / "mlruns.db").exists()
-    assert not (tuning_project / "mlruns").exists()

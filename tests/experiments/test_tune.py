@@ -72,6 +72,8 @@ def test_a_tiny_study_runs_its_budget_with_todays_params_as_trial_zero(tiny_stud
     assert zero.user_attrs["model"] == load_params(tiny_study.root / "params.yaml").train.model.model_dump(mode="json")
     assert len(zero.intermediate_values) == 2  # every fold
     assert any(t.state == TrialState.PRUNED and len(t.intermediate_values) == 1 for t in study.trials)
+    assert not (tiny_study.root / "mlruns.db").exists()  # tracking is off in the small params: nothing logged
+    assert not (tiny_study.root / "mlruns").exists()
 
 
 def test_its_ranked_table(tiny_study: Outcome) -> None:
@@ -135,30 +137,29 @@ def _poor_today(root: Path, tiny_params: dict[str, Any]) -> None:
     write_params(root / "params.yaml", tiny_params)
 
 
-def test_apply_writes_exactly_the_tuned_keys(tuning_project: Path, tiny_params: dict[str, Any]) -> None:
+def test_apply_writes_exactly_the_tuned_keys_and_only_when_asked(
+    tuning_project: Path, tiny_params: dict[str, Any]
+) -> None:
     _poor_today(tuning_project, tiny_params)
     before = (tuning_project / "params.yaml").read_text()
-    outcome = _tune(tuning_project, "--apply")
-    assert outcome.code == 0
-    proposal = outcome.summary()["proposal"]
-    assert proposal["changed"] is True
+    proposed = _tune(tuning_project)
+    assert proposed.code == 0
+    assert (tuning_project / "params.yaml").read_text() == before  # nothing applied silently
+    assert proposed.stdout == (proposed.out / "params.diff").read_text()
+    assert proposed.stdout.startswith("--- a/params.yaml\n+++ b/params.yaml\n")
+
+    applied = _tune(tuning_project, "--apply")  # the same study, its budget met: no trial runs again
+    assert applied.code == 0
+    assert applied.stdout == proposed.stdout
+    change = applied.summary()["proposal"]
+    assert change["changed"] is True
     after = (tuning_project / "params.yaml").read_text()
     changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines(), strict=True) if a != b]
-    assert sorted(line.split(":")[0].strip() for line, _ in changed) == sorted(proposal["changes"])
+    assert sorted(line.split(":")[0].strip() for line, _ in changed) == sorted(change["changes"])
     assert (
         load_params(tuning_project / "params.yaml").train.model.model_dump(mode="json")
-        == (outcome.summary()["best"]["model"])
+        == (applied.summary()["best"]["model"])
     )
-    assert outcome.stdout == (outcome.out / "params.diff").read_text()
-
-
-def test_without_apply_params_yaml_is_left_alone(tuning_project: Path, tiny_params: dict[str, Any]) -> None:
-    _poor_today(tuning_project, tiny_params)
-    before = (tuning_project / "params.yaml").read_bytes()
-    outcome = _tune(tuning_project, "--trials", "3")
-    assert outcome.code == 0
-    assert (tuning_project / "params.yaml").read_bytes() == before
-    assert outcome.stdout.startswith("--- a/params.yaml")
 
 
 @pytest.mark.parametrize(

@@ -131,7 +131,7 @@ def test_the_report_files(tmp_path: Path) -> None:
     markdown = (tmp_path / "summary.md").read_text()
     assert "| today's params | 0 | 0.6100 | 0.6000 | 0.6200 |" in markdown
     assert "| best | 1 | 0.6800 | 0.7000 | 0.6600 |" in markdown
-    assert "| `train.model.learning_rate` | 0.0500 | 0.1100 |" in markdown
+    assert "| `train.model.learning_rate` | `0.05` | `0.11` |" in markdown
     assert "the test weeks judge this change in the promotion gate" in markdown
     assert (tmp_path / "params.diff").read_text() == "--- a/params.yaml\n"
     assert charts.HISTORY_TITLE in _svg_text(tmp_path / "history.svg")

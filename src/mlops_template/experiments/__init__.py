@@ -1,3 +1,8 @@
 """Tune and compare models: `mlops-template tune` (Optuna over walk-forward folds of the training and
 validation weeks, never the test weeks), with DVC experiments for grids. What they propose reaches
-production the same way as every other change: a pull request, its report and the promotion gate."""
+production the same way as every other change: a pull request, its report and the promotion gate.
+
+`tune` (the command) opens a `study` (its storage, its name, resuming after a kill) and runs it in
+`workers`: each trial takes its params from `search_space` and is measured by the `objective` on the
+`folds`. `progress` shows it, `trial_runs` logs it to MLflow, and `tuning_report` (with `charts` and
+`params_edit`, the line editor behind `--apply`) writes the result."""

@@ -256,6 +256,11 @@ def _cell(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+def _param(value: Any) -> str:
+    """A param as params.yaml would hold it (`-`: not set)."""
+    return "-" if value is None else f"`{value}`"
+
+
 def markdown(summary: dict[str, Any], diff: str) -> str:
     """summary.md: what a reviewer reads in the PR body."""
     folds = summary["folds"]
@@ -283,8 +288,8 @@ def markdown(summary: dict[str, Any], diff: str) -> str:
     if change["changed"]:
         today = (summary["baseline"] or {}).get("model", {})
         lines += ["Proposed change to `params.yaml`:", "", "| key | today | proposed |", "| --- | ---: | ---: |"]
-        lines += [f"| `train.model.{k}` | {_cell(today.get(k))} | {_cell(v)} |" for k, v in change["changes"].items()]
-        lines += [f"| `train.model.{k}` | {_cell(today.get(k))} | (removed) |" for k in change["removed"]]
+        lines += [f"| `train.model.{k}` | {_param(today.get(k))} | {_param(v)} |" for k, v in change["changes"].items()]
+        lines += [f"| `train.model.{k}` | {_param(today.get(k))} | (removed) |" for k in change["removed"]]
         lines += ["", "```diff", diff.rstrip("\n"), "```", ""]
     else:
         lines += ["No change to `params.yaml` is proposed: `params.diff` is empty.", ""]
