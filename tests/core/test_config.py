@@ -138,10 +138,41 @@ def test_default_tracking_store_is_a_sqlite_file_in_the_project(tmp_path: Path) 
     nested = tmp_path / "a" / "b"
     nested.mkdir(parents=True)
     root = find_project_root(nested)
-    settings = Settings(MLFLOW_TRACKING_URI=None)
+    settings = Settings(MLFLOW_TRACKING_URI=None, DVC_ROOT=None)
     assert root == tmp_path.resolve()
     assert settings.tracking_uri(root) == f"sqlite:///{tmp_path.resolve()}/mlruns.db"
     assert settings.artifact_location(root) == (tmp_path.resolve() / "mlartifacts").as_uri()
+
+
+def _project(path: Path) -> Path:
+    (path / ".dvc").mkdir(parents=True)
+    return path.resolve()
+
+
+def test_a_dvc_experiment_copy_logs_to_the_project_store(tmp_path: Path) -> None:
+    # `dvc exp run --queue` / `--temp` run in a copy under <project>/.dvc/tmp/exps/, with DVC_ROOT the project.
+    project = _project(tmp_path / "project")
+    for copy in (project / ".dvc/tmp/exps/tmpa1b2c3", project / ".dvc/tmp/exps/standalone/tmpd4e5f6"):
+        root = find_project_root(_project(copy) / "src")
+        settings = Settings(MLFLOW_TRACKING_URI=None, DVC_ROOT=str(project))
+        assert root == copy.resolve()  # its files and git state are the copy's ...
+        assert settings.store_root(root) == project  # ... its MLflow store the project's
+        assert settings.tracking_uri(root) == f"sqlite:///{project}/mlruns.db"
+        assert settings.artifact_location(root) == (project / "mlartifacts").as_uri()
+
+
+def test_dvc_root_moves_no_store_but_an_experiment_copy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    project = _project(tmp_path / "project")
+    other = _project(tmp_path / "other")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("DVC_ROOT", str(project))
+    settings = Settings()
+    assert settings.dvc_root == project
+    assert settings.store_root(project) == project  # `dvc repro` and `dvc exp run` in the workspace
+    assert settings.store_root(other) == other  # a DVC_ROOT of another project is not ours
+    assert settings.tracking_uri(other) == f"sqlite:///{other}/mlruns.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert Settings().tracking_uri(project / ".dvc/tmp/exps/tmpa1b2c3") == "http://127.0.0.1:5000"
 
 
 def test_tracking_server_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

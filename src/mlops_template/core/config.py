@@ -477,10 +477,28 @@ class Settings(BaseSettings):
 
     mlflow_tracking_uri: str | None = Field(None, validation_alias="MLFLOW_TRACKING_URI")
     mlflow_registry_uri: str | None = Field(None, validation_alias="MLFLOW_REGISTRY_URI")
+    # DVC sets DVC_ROOT for every stage command to the project's root; in a queued or `--temp`
+    # experiment, which runs in a copy of the project under `<project>/.dvc/tmp/exps/`, it is still
+    # the project's root, not the copy's (DVC 3.67, verified by tests/experiments/).
+    dvc_root: Path | None = Field(None, validation_alias="DVC_ROOT")
+
+    def store_root(self, root: Path) -> Path:
+        """The project whose stores (MLflow's) `root` shares: `root` itself, or, when `root` is DVC's
+        temporary copy of the project (inside the project's `.dvc/`), the project it was copied from.
+
+        The copy is deleted after its experiment: a run logged there would be lost with it.
+        """
+        root = root.resolve()
+        if self.dvc_root is not None:
+            project = self.dvc_root.resolve()
+            if root.is_relative_to(project / ".dvc"):
+                return project
+        return root
 
     def tracking_uri(self, root: Path) -> str:
-        """The MLflow store: the environment's server, else a SQLite file in the repository."""
-        return self.mlflow_tracking_uri or f"sqlite:///{(root / 'mlruns.db').resolve()}"
+        """The MLflow store: the environment's server, else a SQLite file in the project (the one
+        project's file for every DVC experiment, queued ones included: see `store_root`)."""
+        return self.mlflow_tracking_uri or f"sqlite:///{self.store_root(root) / 'mlruns.db'}"
 
     def artifact_location(self, root: Path) -> str | None:
         """Where a new experiment keeps artifacts: beside a SQLite store, else the server's default.

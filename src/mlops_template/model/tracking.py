@@ -1,8 +1,9 @@
 """Experiment tracking and model registry with MLflow: one run per evaluated model.
 
 MLflow is imported only here, lazily, so that nothing else (serving included) pays for it.
-Default store: a SQLite file in the repository (`mlruns.db`, artifacts in `mlartifacts/`);
-`MLFLOW_TRACKING_URI` switches to a server. Telemetry is off unless you turn it on.
+Default store: a SQLite file in the repository (`mlruns.db`, artifacts in `mlartifacts/`), the same
+one for DVC experiments run in temporary copies of the project; `MLFLOW_TRACKING_URI` switches to a
+server. Telemetry is off unless you turn it on.
 """
 
 from __future__ import annotations
@@ -89,6 +90,16 @@ def git_state(root: Path) -> dict[str, str]:
     return {"git_commit": commit, "git_dirty": str(bool(dirty)).lower()}
 
 
+# Set by DVC in every command of an experiment (`dvc exp run`, queued or not): a run tagged with them
+# is found from the row `dvc exp show` prints, and the other way round.
+DVC_EXPERIMENT_TAGS = {"dvc_experiment": "DVC_EXP_NAME", "dvc_baseline_rev": "DVC_EXP_BASELINE_REV"}
+
+
+def dvc_experiment() -> dict[str, str]:
+    """The DVC experiment this process runs in, as MLflow tags (empty under a plain `dvc repro`)."""
+    return {tag: os.environ[variable] for tag, variable in DVC_EXPERIMENT_TAGS.items() if os.environ.get(variable)}
+
+
 def _requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS]
 
@@ -127,7 +138,12 @@ def log_run(
             )
         )
         data_md5 = str(card["data"]["version"].get("md5"))
-        tags = {**git_state(root), "data_version": data_md5, "model_kind": params.train.model.kind}
+        tags = {
+            **git_state(root),
+            **dvc_experiment(),
+            "data_version": data_md5,
+            "model_kind": params.train.model.kind,
+        }
         if served_dir is not None:  # the served artifact's version, so a registered version is found by it
             tags["served_version"] = str(card.get("served", {}).get("version", "unknown"))
         with mlflow.start_run(
