@@ -241,9 +241,7 @@ def open_session(args: argparse.Namespace) -> Session:
     url = args.storage or default_storage(root)
     name = args.study or study_name(params, data.version)
     study = open_study(open_storage(url), name, params, data.version)
-    recovered = recover_dead_trials(study)
-    if recovered:
-        logger.info("trial(s) %s: their process was killed; their params are queued again", recovered)
+    recover_dead_trials(study)  # logs each trial it queues again
     known = {trial.number for trial in study.get_trials(deepcopy=False) if trial.state in FINISHED}
     logger.info(
         "study %s in %s: %d of %d trials finished; folds %s",

@@ -139,6 +139,10 @@ def _die_with_parent(parent: int) -> None:
 def worker_main(plan: WorkerPlan, index: int, errors: SimpleQueue[str]) -> None:
     """A worker process: run trials; a user error goes back to `tune` as its one line."""
     _die_with_parent(plan.parent)
+    # Ctrl-C is `tune`'s to handle: it stops the workers, whose running trials stay running and are
+    # queued again by the next `tune`, as after a kill. (Optuna would mark an interrupted trial failed,
+    # and a failed trial is not retried.)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_logging()
     try:
         with threadpool_limits(limits=THREADS_PER_WORKER):
