@@ -2,7 +2,7 @@
 
 Fast: the policy (tests/support/workflow_policy.py) on the shipped files and on broken copies; each linter
 passes on the shipped files and fails on a broken one. Slow: pr-report and retrain run end to end
-with `act` in a temporary clone (tests/support/act_harness.py), with no network.
+(tune and monitor in their own files) with `act` in a temporary clone (tests/support/act_harness.py), with no network.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ WATERMARK = "mlops-template PR report"
 # --- policy ------------------------------------------------------------------------------------------
 
 
-def test_the_four_workflows_and_dependabot_exist() -> None:
-    assert {p.name for p in WORKFLOWS} == {"ci.yml", "pr-report.yml", "retrain.yml", "deploy.yml", "monitor.yml"}
+def test_the_six_workflows_and_dependabot_exist() -> None:
+    expected = {"ci.yml", "pr-report.yml", "retrain.yml", "tune.yml", "deploy.yml", "monitor.yml"}
+    assert {p.name for p in WORKFLOWS} == expected
     updates = load(GITHUB / "dependabot.yml")["updates"]
     assert {u["package-ecosystem"] for u in updates} == {"github-actions", "uv", "docker"}
 
