@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,11 @@ def test_progress_counts_finished_trials_and_estimates_time_left() -> None:
     unknown = snapshot(trials, budget=10, jobs=1, known={t.number for t in trials}, deadline=None)
     assert render(unknown).endswith("time left -")
     assert [clock(s) for s in (0.2, 65, 3725)] == ["1s", "1m05s", "1h02m"]
+    soon = time.time() + 0.5  # the time budget bounds the estimate, but does not make one up
+    bounded = snapshot(trials, budget=1000, jobs=1, known=set(), deadline=soon).seconds_left
+    assert bounded is not None
+    assert bounded <= 0.5
+    assert snapshot(trials, budget=10, jobs=1, known={t.number for t in trials}, deadline=soon).seconds_left is None
 
 
 def test_progress_rewrites_one_line_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:

@@ -48,9 +48,8 @@ def snapshot(
         left = 0.0
     elif durations:
         left = (budget - len(finished)) * (sum(durations) / len(durations)) / jobs
-    if deadline is not None:
-        remaining = max(0.0, deadline - time.time())
-        left = remaining if left is None else min(left, remaining)
+    if deadline is not None and left is not None:  # unknown stays unknown: the deadline is only a bound
+        left = min(left, max(0.0, deadline - time.time()))
     return Snapshot(
         finished=len(finished),
         budget=budget,

@@ -284,7 +284,8 @@ def markdown(summary: dict[str, Any], diff: str) -> str:
         scores = " | ".join(_cell(entry["fold_scores"].get(f["week"])) for f in folds)
         lines.append(f"| {label} | {entry['trial']} | {_cell(entry['walk_forward_average_precision'])} | {scores} |")
     change = summary["proposal"]
-    lines += ["", f"Gain: {_cell(summary['gain'])} (tune.min_gain {summary['min_gain']}). {change['reason']}.", ""]
+    gain = "-" if summary["gain"] is None else f"{summary['gain']:+.4f}"
+    lines += ["", f"Gain over today's params: {gain} (tune.min_gain {summary['min_gain']}); {change['reason']}.", ""]
     if change["changed"]:
         today = (summary["baseline"] or {}).get("model", {})
         lines += ["Proposed change to `params.yaml`:", "", "| key | today | proposed |", "| --- | ---: | ---: |"]
