@@ -410,7 +410,6 @@ class Params(_Section):
     # runs stay as they were, and no stage lists it in dvc.yaml (editing it re-runs nothing).
     tune: TuneParams = Field(TuneParams(), exclude=True)
 
-
     @model_validator(mode="after")
     def _weeks_exist(self) -> Params:
         if isinstance(self.source, SimulatedSourceParams):
