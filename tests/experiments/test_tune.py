@@ -120,7 +120,12 @@ def test_running_again_resumes_the_same_study(tiny_study: Outcome, tmp_path: Pat
     assert sorted(t.number for t in trials) == list(range(8))
 
 
-def test_two_jobs_share_one_study_and_its_budget(tuning_project: Path) -> None:
+def test_two_jobs_share_one_study_and_its_budget(tuning_project: Path, tiny_params: dict[str, Any]) -> None:
+    # Trials of about a second, none pruned: the worker that starts second still finds trials to run.
+    tiny_params["train"]["model"]["max_iter"] = 100
+    tiny_params["tune"]["hist_gradient_boosting"]["max_iter"] = {"low": 60, "high": 150}
+    tiny_params["tune"]["pruner"]["startup_trials"] = 8
+    write_params(tuning_project / "params.yaml", tiny_params)
     outcome = _tune(tuning_project, "--jobs", "2", "--trials", "8")
     assert outcome.code == 0
     study = outcome.study()
