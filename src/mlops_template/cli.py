@@ -161,7 +161,10 @@ def _check_params(args: argparse.Namespace) -> None:
 
 # The extra that brings each third-party module a command may need beyond the core.
 EXTRA_OF_MODULE = {
-    **dict.fromkeys(("pandas", "pandera", "pyarrow", "sklearn", "scipy", "joblib", "dvc", "mlflow", "onnx"), "train"),
+    **dict.fromkeys(
+        ("pandas", "pandera", "pyarrow", "sklearn", "scipy", "joblib", "dvc", "mlflow", "onnx", "optuna", "matplotlib"),
+        "train",
+    ),
     **dict.fromkeys(("fastapi", "starlette", "uvicorn", "prometheus_client", "onnxruntime"), "serve"),
     **dict.fromkeys(("boto3", "duckdb"), "log"),
 }

@@ -28,7 +28,6 @@ from tests.support.workflow_policy import load, workflow_violations
 from tests.support.workspace import REPO
 
 WORKFLOW = REPO / ".github" / "workflows" / "tune.yml"
-TUNE_MODULE = REPO / "src" / "mlops_template" / "experiments" / "tune.py"
 SEARCHED = ("learning_rate", "max_iter")  # the test's search space: two keys of train.model
 NO_CHANGE = "tune: the study proposes no change to params.yaml; no PR opened"
 REPRO_STEP = "dvc repro (the pipeline with the tuned params)"
@@ -262,8 +261,6 @@ def _assert_tuned_and_reproduced(harness: ActHarness, main: str, pushed: str) ->
 def test_tune_with_act_opens_one_pr_from_tune_date_and_none_when_today_stays_best(
     tmp_path: Path, say: Callable[[str], None]
 ) -> None:
-    if not TUNE_MODULE.is_file():
-        pytest.skip("`mlops-template tune` is not in this tree yet (src/mlops_template/experiments/tune.py)")
     harness = make_harness(tmp_path)
     _small_project(harness.clone)
     harness.git("commit", "-qam", "A small study: two searched keys, today's params in their corner")
