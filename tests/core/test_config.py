@@ -128,7 +128,7 @@ def test_every_error_is_reported_at_once(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_params(write_params(tmp_path / "params.yaml", raw))
     message = str(caught.value)
-    assert "2 invalid value(s)" in message
+    assert "2 invalid values" in message
     assert "base.seed" in message
     assert "ingest.valid_weeks" in message
 
@@ -236,6 +236,6 @@ def test_shipped_tune_section_loads_and_stays_out_of_every_dump() -> None:
 )
 def test_a_bad_tune_section_is_one_line_naming_the_key(section: dict[str, Any], expected: list[str]) -> None:
     message = _tune_error_for(**section)
-    lines = message.splitlines()
-    assert lines[0] == "params.yaml: 1 invalid value(s)", message
-    assert all(part in lines[1] for part in expected), lines[1]
+    assert len(message.splitlines()) == 1, message
+    assert message.startswith("params.yaml: tune"), message
+    assert all(part in message for part in expected), message

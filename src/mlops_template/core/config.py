@@ -426,12 +426,15 @@ class Params(_Section):
 
 
 def _format_validation_error(source: str, error: ValidationError) -> str:
-    lines = [f"{source}: {error.error_count()} invalid value(s)"]
+    """One mistake is one line naming the key, the rule and the value; several get a count and a line each."""
+    found = []
     for item in error.errors(include_url=False):
         path = ".".join(str(part) for part in item["loc"]) or "(top level)"
         value = "" if item["type"] == "missing" else f" (got {item.get('input')!r})"
-        lines.append(f"  {path}: {item['msg']}{value}")
-    return "\n".join(lines)
+        found.append(f"{path}: {item['msg']}{value}")
+    if len(found) == 1:
+        return f"{source}: {found[0]}"
+    return "\n".join([f"{source}: {len(found)} invalid values", *(f"  {line}" for line in found)])
 
 
 def parse_params(raw: Any, source: str = "params.yaml") -> Params:
