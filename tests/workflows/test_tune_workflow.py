@@ -14,7 +14,6 @@ from __future__ import annotations
 import difflib
 import re
 import subprocess
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,18 +123,6 @@ def test_the_budget_check_keeps_a_multiline_value_on_its_one_error_line() -> Non
 
 
 # --- act runs ------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def say(capsys: pytest.CaptureFixture[str], record_property: Callable[[str, object], None]) -> Callable[[str], None]:
-    """Write to the test output as it happens, past pytest's capture (act durations)."""
-
-    def write(text: str) -> None:
-        record_property("output", text)
-        with capsys.disabled():
-            sys.stdout.write(f"\n{text}\n")
-
-    return write
 
 
 def _dispatch(trials: str, timeout_minutes: str) -> dict[str, Any]:

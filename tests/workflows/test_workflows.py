@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -230,18 +229,6 @@ def test_make_lint_runs_every_workflow_linter() -> None:
 
 
 # --- act runs -------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def say(capsys: pytest.CaptureFixture[str], record_property: Callable[[str, object], None]) -> Callable[[str], None]:
-    """Write to the test output as it happens, past pytest's capture (act durations, the recorded comment)."""
-
-    def write(text: str) -> None:
-        record_property("output", text)
-        with capsys.disabled():
-            sys.stdout.write(f"\n{text}\n")
-
-    return write
 
 
 def _pull_request_event(harness: ActHarness, base: str, head: str) -> dict[str, Any]:
