@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mlops_template.core import contract_spec
+from mlops_template.core import contract_spec, text_rules
 from mlops_template.core.contract_spec import ContractSpec, default_contract, load_contract, parse_contract
 from mlops_template.core.errors import ConfigError
 from mlops_template.data import schema
@@ -63,6 +63,17 @@ def test_the_schema_is_built_from_the_declared_contract() -> None:
     assert schema.CONTRACT.columns["transaction_id"].unique  # the id is unique without saying so
 
 
+def test_a_free_string_is_bounded_by_its_declared_max_length_or_the_default() -> None:
+    raw = _with_column("transaction_id", min_length=3, max_length=3)  # the boundary: one length only
+    spec = parse_contract(raw, "contract.yaml")
+    assert (spec.column("transaction_id").longest, spec.column("transaction_id").free_text) == (3, True)
+    shipped = default_contract()
+    assert shipped.column("transaction_id").max_length is None
+    assert shipped.column("transaction_id").longest == text_rules.DEFAULT_MAX_LENGTH == 128
+    assert shipped.column("customer_id").longest == 64
+    assert not shipped.column("channel").free_text  # its allowed values bound it
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
@@ -73,6 +84,25 @@ def test_the_schema_is_built_from_the_declared_contract() -> None:
         (_with_column("channel", allowed=[1, 2]), r"\(channel\): allowed values must all be of the column's dtype"),
         (_with_column("channel", allowed=["pos", "pos"]), r"\(channel\): allowed values \['pos'\] are listed twice"),
         (_with_column("amount", min_length=2), r"\(amount\): min_length applies to string columns"),
+        (
+            _with_column("amount", max_length=8),
+            r"\(amount\): max_length applies to string columns \(dtype is 'float'\)",
+        ),
+        (_with_column("channel", max_length=8), r"\(channel\): max_length applies to string columns without allowed"),
+        (_with_column("channel", min_length=1), r"\(channel\): min_length applies to string columns without allowed"),
+        (
+            _with_column("customer_id", max_length=0),
+            r"\(customer_id\)\.max_length: Input should be greater than or equal",
+        ),
+        (_with_column("customer_id", max_length="64"), r"\(customer_id\)\.max_length: Input should be a valid integer"),
+        (
+            _with_column("customer_id", min_length=9, max_length=8),
+            r"\(customer_id\): min_length 9 is above max_length 8",
+        ),
+        (
+            _with_column("transaction_id", min_length=129),
+            r"\(transaction_id\): min_length 129 is above the default max_length 128 \(declare one\)",
+        ),
         (_with_column("amount", maximum=3), r"columns\[3\] \(amount\)\.maximum: Extra inputs are not permitted"),
         (_with_column("amount", min="0"), r"columns\[3\] \(amount\)\.min: Input should be a valid (integer|number)"),
         (_with_column("is_fraud", allowed=[0, 1, 2]), r"\(is_fraud\): the label must declare allowed: \[0, 1\]"),

@@ -56,6 +56,46 @@ def test_unknown_category_lists_the_allowed(clean_week: pd.DataFrame) -> None:
     assert _reasons(result) == ["channel: one of ['pos', 'online', 'atm'] (got 'carrier_pigeon')"]
 
 
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("transaction_id", "t" * 129, "transaction_id: at most 128 characters (rule: max_length)"),
+        ("customer_id", "c" * 65, "customer_id: at most 64 characters (rule: max_length)"),
+        ("transaction_id", "tx\x00-1", "transaction_id: no control characters (U+0000-U+001F, U+007F-U+009F)"),
+        ("customer_id", "\x1b[31mc-1", "customer_id: no control characters"),
+        ("customer_id", "c-1\n", "customer_id: no control characters"),
+        ("customer_id", "c\x7f", "customer_id: no control characters"),
+        ("customer_id", "c\x85", "customer_id: no control characters"),
+    ],
+)
+def test_a_free_string_too_long_or_holding_a_control_character_is_quarantined(
+    clean_week: pd.DataFrame, column: str, value: str, reason: str
+) -> None:
+    clean_week.loc[4, column] = value
+    result = schema.validate(clean_week)
+    assert result.rejected.index.tolist() == [4]
+    assert _reasons(result)[0].startswith(reason)
+    assert result.rejected.loc[4, column] == value  # quarantine keeps the raw row
+
+
+def test_the_boundary_length_and_other_characters_pass(clean_week: pd.DataFrame) -> None:
+    clean_week.loc[0, schema.ID] = "t" * 128
+    clean_week.loc[1, schema.ID] = "é" * 128  # characters, not bytes
+    clean_week.loc[2, "customer_id"] = "c" * 64
+    clean_week.loc[3, "customer_id"] = "nbsp\xa0zwj\u200dok"  # no-break space, zero-width joiner: not controls
+    result = schema.validate(clean_week)
+    assert result.rejected.empty
+
+
+def test_a_huge_value_is_named_not_copied_into_its_reason(clean_week: pd.DataFrame) -> None:
+    clean_week.loc[0, schema.ID] = "x" * 1_000_000
+    (reason,) = _reasons(schema.validate(clean_week))
+    assert (
+        reason
+        == f"transaction_id: at most 128 characters (rule: max_length) (got {'x' * 60!r}... (1000000 characters))"
+    )
+
+
 def test_duplicated_ids_reject_every_copy(clean_week: pd.DataFrame) -> None:
     clean_week.loc[9, schema.ID] = clean_week.loc[8, schema.ID]
     result = schema.validate(clean_week)

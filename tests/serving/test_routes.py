@@ -89,6 +89,41 @@ def test_every_bad_field_of_every_record_is_named_with_its_rule(client: TestClie
     assert body["detail"].startswith("3 invalid field(s): records[1].amount (less_than_equal)")
 
 
+@pytest.mark.parametrize(
+    ("value", "rule", "message"),
+    [
+        ("x" * 1_000_000, "max_length", "at most 128 characters"),
+        ("tx\x00-1", "no_control_characters", "no control characters (U+0000-U+001F, U+007F-U+009F)"),
+        ("tx-1\x1b[2J", "no_control_characters", "no control characters (U+0000-U+001F, U+007F-U+009F)"),
+    ],
+    ids=["a million characters", "NUL", "escape"],
+)
+def test_an_unbounded_or_control_character_id_is_a_422_and_never_logged(
+    client: TestClient, make_settings: MakeSettings, value: str, rule: str, message: str
+) -> None:
+    records = [VALID_RECORD, VALID_RECORD | {"transaction_id": value}]
+    answer = client.post("/v1/predict", json={"records": records}, headers=AUTH)
+    assert answer.status_code == 422
+    body = answer.json()
+    assert body["detail"] == f"1 invalid field(s): records[1].transaction_id ({rule})"
+    (error,) = body["errors"]
+    assert (error["field"], error["rule"], error["message"]) == (
+        "records[1].transaction_id",
+        rule,
+        message + f" (rule: {rule})",
+    )
+    assert logged(make_settings().prediction_log, "SELECT count(*) FROM predictions") == [(0,)]
+
+
+def test_an_id_at_the_boundary_length_is_served_and_logged_as_sent(
+    client: TestClient, make_settings: MakeSettings
+) -> None:
+    record = VALID_RECORD | {"transaction_id": "t" * 127 + "é"}
+    assert client.post("/v1/predict", json={"record": record}, headers=AUTH).status_code == 200
+    ((inputs,),) = logged(make_settings().prediction_log, "SELECT inputs FROM predictions")
+    assert json.loads(inputs)["transaction_id"] == "t" * 127 + "é"
+
+
 # Each malformed input: (how it is sent, the status, words the message must contain).
 ROBUSTNESS: list[tuple[str, dict[str, Any], int, str]] = [
     ("malformed JSON", {"content": b'{"record": {"amount": '}, 400, "malformed JSON"),

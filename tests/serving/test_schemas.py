@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -55,7 +55,13 @@ def test_a_valid_record_is_accepted_and_the_label_is_not_an_input() -> None:
         ("is_cross_border", 1.5, "int_type"),
         ("merchant_category", "casino", "literal_error"),
         ("merchant_category", 3, "literal_error"),
-        ("transaction_id", "", "string_too_short"),
+        ("transaction_id", "", "min_length"),
+        ("transaction_id", "t" * 129, "max_length"),
+        ("transaction_id", "tx\x00-1", "no_control_characters"),
+        ("customer_id", "c" * 65, "max_length"),
+        ("customer_id", "\x1b[2Jc-1", "no_control_characters"),
+        ("customer_id", "c-1\r\n", "no_control_characters"),
+        ("customer_id", "c\x9b", "no_control_characters"),
         ("transaction_id", 17, "string_type"),
         ("timestamp", "2026-13-02T14:30:00", "datetime_from_date_parsing"),
         ("timestamp", 1_790_000_000, "datetime_type"),
@@ -67,6 +73,60 @@ def test_each_rule_of_the_contract_names_the_field_and_the_rule(field: str, valu
     found = errors_of(Record, {**VALID_RECORD, field: value})
     assert field in found
     assert found[field].startswith(rule.split("_from", maxsplit=1)[0])
+
+
+def test_a_million_character_id_is_refused_by_name_and_rule_without_echoing_it() -> None:
+    with pytest.raises(ValidationError) as caught:
+        SCHEMAS.predict_request.model_validate_json(
+            json.dumps({"records": [VALID_RECORD | {"transaction_id": "x" * 10**6}]})
+        )
+    (error,) = field_errors(caught.value)
+    assert error == {
+        "field": "records[0].transaction_id",
+        "loc": ["records", 0, "transaction_id"],
+        "rule": "max_length",
+        "message": "at most 128 characters (rule: max_length)",
+        "value": None,  # too long to echo
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("transaction_id", "t" * 128),
+        ("transaction_id", "é" * 128),  # characters, not UTF-8 bytes
+        ("transaction_id", "\U0001f600" * 128),
+        ("customer_id", "c" * 64),
+        ("customer_id", "nbsp\xa0zwj\u200dok"),  # no-break space, zero-width joiner: not controls
+    ],
+)
+def test_the_boundary_length_and_characters_that_are_not_controls_are_accepted(field: str, value: str) -> None:
+    parsed = Record.model_validate_json(json.dumps({**VALID_RECORD, field: value}))
+    assert getattr(parsed, field) == value
+
+
+def test_a_contract_json_without_max_length_gets_the_default_bound() -> None:
+    # An artifact exported before max_length existed is still bounded when served by this API.
+    contract = json.loads(json.dumps(CONTRACT))
+    for column in contract["columns"]:
+        column.pop("max_length", None)
+    record = build_schemas(contract, max_batch=3).record
+    assert errors_of(record, {**VALID_RECORD, "customer_id": "c" * 129}) == {"customer_id": "max_length"}
+    assert errors_of(record, {**VALID_RECORD, "customer_id": "c\x00"}) == {"customer_id": "no_control_characters"}
+
+
+def test_the_json_schema_states_the_text_rules() -> None:
+    properties = Record.model_json_schema()["properties"]
+    assert properties["transaction_id"] | {"description": ""} == {
+        "type": "string",
+        "title": "Transaction Id",
+        "minLength": 1,
+        "maxLength": 128,
+        "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        "description": "",
+    }
+    assert properties["customer_id"]["maxLength"] == 64
+    assert "no control characters" in properties["customer_id"]["description"]
 
 
 def test_a_whole_number_written_as_a_float_is_an_integer_as_in_json_schema() -> None:
@@ -223,6 +283,27 @@ def test_the_api_accepts_exactly_what_the_data_contract_accepts(  # noqa: PLR091
     except ValidationError:
         api_accepts = False
     assert api_accepts == contract_accepts(record)
+
+
+TEXT = st.one_of(
+    st.text(st.characters(exclude_categories=("Cs",)), max_size=140),
+    st.text(st.characters(codec="ascii"), min_size=60, max_size=70),
+    st.builds(lambda n, c: "x" * n + c, st.integers(120, 130), st.sampled_from(["", "é", "\x00", "\x7f", "\xa0"])),
+    st.sampled_from(["", "\x00", "\t", "\n", "\x1f", " ", "\x7f", "\x80", "\x9f", "\xa0", "\u2028", "\ufeff"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(column=st.sampled_from(["transaction_id", "customer_id"]), value=TEXT)
+def test_the_api_and_ingest_accept_and_refuse_the_same_strings(column: str, value: str) -> None:
+    assume(value != "tx-companion")  # contract_accepts' second row: a duplicated id is another rule
+    record = VALID_RECORD | {column: value}
+    try:
+        Record.model_validate_json(json.dumps(record))
+        api_accepts = True
+    except ValidationError:
+        api_accepts = False
+    assert api_accepts == contract_accepts(record), repr(value)
 
 
 @settings(max_examples=200, deadline=None)

@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlops_template.core.errors import ConfigError
+from mlops_template.core.text_rules import DEFAULT_MAX_LENGTH
 
 ENVIRONMENT_VARIABLE = "MLOPS_TEMPLATE_CONTRACT"
 FILE_NAME = "contract.yaml"
@@ -61,6 +62,7 @@ class ColumnSpec(_Strict):
     max: Number | None = None
     allowed: list[str] | list[int] | None = Field(None, min_length=1)
     min_length: int | None = Field(None, ge=0)
+    max_length: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
     def _rules_fit_the_dtype(self) -> ColumnSpec:
@@ -77,9 +79,7 @@ class ColumnSpec(_Strict):
         if self.min is not None and self.max is not None and self.min > self.max:
             msg = f"min {self.min} is above max {self.max}"
             raise ValueError(msg)
-        if self.min_length is not None and self.dtype != "string":
-            msg = f"min_length applies to string columns (dtype is {self.dtype!r})"
-            raise ValueError(msg)
+        self._length_range_holds()
         if self.allowed is not None:
             kind = {"string": str, "integer": int}.get(self.dtype)
             if kind is None or not all(type(value) is kind for value in self.allowed):
@@ -96,6 +96,33 @@ class ColumnSpec(_Strict):
             msg = "the label must declare allowed: [0, 1] (1 = the positive class)"
             raise ValueError(msg)
         return self
+
+    def _length_range_holds(self) -> None:
+        for key in ("min_length", "max_length"):
+            if getattr(self, key) is None:
+                continue
+            if self.dtype != "string":
+                msg = f"{key} applies to string columns (dtype is {self.dtype!r})"
+                raise ValueError(msg)
+            if self.allowed is not None:
+                msg = f"{key} applies to string columns without allowed values (the allowed values bound this one)"
+                raise ValueError(msg)
+        if self.free_text and (self.min_length or 0) > self.longest:
+            if self.max_length is None:
+                msg = f"min_length {self.min_length} is above the default max_length {DEFAULT_MAX_LENGTH} (declare one)"
+            else:
+                msg = f"min_length {self.min_length} is above max_length {self.max_length}"
+            raise ValueError(msg)
+
+    @property
+    def free_text(self) -> bool:
+        """A string column without allowed values: the text rules (core/text_rules.py) bound it."""
+        return self.dtype == "string" and self.allowed is None
+
+    @property
+    def longest(self) -> int:
+        """The most characters a value of a free-text column may have: declared, or the default."""
+        return DEFAULT_MAX_LENGTH if self.max_length is None else self.max_length
 
 
 class TaskSpec(_Strict):

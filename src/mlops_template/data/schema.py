@@ -20,6 +20,7 @@ from pandera.errors import SchemaErrors
 
 from mlops_template.core.contract_spec import ColumnSpec, ContractSpec, contract_path, load_contract
 from mlops_template.core.errors import DataContractError
+from mlops_template.core.text_rules import TextRule, text_rules
 
 TIMESTAMP_DTYPE = pd.DatetimeTZDtype("ns", "UTC")
 _PANDERA_DTYPES: dict[str, Any] = {"string": str, "float": float, "integer": "Int64", "datetime": TIMESTAMP_DTYPE}
@@ -57,6 +58,31 @@ def _allowed(values: tuple[str, ...]) -> pa.Check:
     return pa.Check.isin(values, error=f"one of {list(values)}")
 
 
+def _text_strategy(rule: TextRule) -> Any:
+    """How pandera's data synthesis (tests) draws values that obey `rule`, instead of filtering blindly."""
+
+    def strategy(_dtype: Any, strategy: Any = None, **_statistics: Any) -> Any:
+        from hypothesis import strategies as st  # noqa: PLC0415 - a test dependency, needed only to draw data
+
+        if strategy is None:  # the first rule of the column: draw text with no control character
+            strategy = st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=rule.limit or 16)
+        return strategy.filter(rule.accepts)
+
+    return strategy
+
+
+def _text_check(rule: TextRule) -> pa.Check:
+    # The very function the API calls (core/text_rules.py), value by value; nulls are not text.
+    return pa.Check(
+        rule.accepts,
+        element_wise=True,
+        name=rule.name,
+        error=rule.message,
+        statistics={"value": rule.limit} if rule.limit is not None else {},
+        strategy=_text_strategy(rule),
+    )
+
+
 def _checks(column: ColumnSpec) -> list[pa.Check]:
     checks = []
     if column.min is not None and column.max is not None:
@@ -68,8 +94,8 @@ def _checks(column: ColumnSpec) -> list[pa.Check]:
     if column.allowed is not None:
         strings = column.dtype == "string"
         checks.append(_allowed(tuple(map(str, column.allowed))) if strings else pa.Check.isin(list(column.allowed)))
-    if column.min_length is not None:
-        checks.append(pa.Check.str_length(min_value=column.min_length))
+    if column.free_text:
+        checks.extend(_text_check(rule) for rule in text_rules(column.min_length, column.longest))
     return checks
 
 
@@ -202,6 +228,9 @@ def _parse_column(values: pd.Series, dtype: str) -> tuple[pd.Series, pd.Series]:
     return parsed, pd.Series(data=False, index=values.index)
 
 
+_SHOWN_CHARACTERS = 60
+
+
 def _shown(value: object, column: str | None = None) -> str:
     """A value as a user wrote it: 35.5, 'abc', 150 for an integer column (no numpy reprs)."""
     if isinstance(value, np.generic):
@@ -209,6 +238,8 @@ def _shown(value: object, column: str | None = None) -> str:
     integer_column = any(c.name == column and c.dtype == "integer" for c in active().columns)
     if integer_column and isinstance(value, float) and value.is_integer():
         value = int(value)
+    if isinstance(value, str) and len(value) > _SHOWN_CHARACTERS:  # a reason line, not a copy of the row
+        return f"{value[:_SHOWN_CHARACTERS]!r}... ({len(value)} characters)"
     return repr(value)
 
 

@@ -1,11 +1,14 @@
 """Request and response models, built at run time from the artifact's `contract.json`.
 
 The data contract (pandera, in `data/schema.py`) is exported beside the model; here each column
-becomes a field with the same rules: dtype, inclusive min/max, allowed values, min_length and
-nullability. Fields are strict (no "5" for 5, no true for 1; 37.0 is the integer 37, as in JSON
-Schema and in the contract), NaN and infinity are refused,
-unknown fields are refused, and timestamps are ISO 8601 date-times (naive ones mean UTC). The label
-column is not an input: it arrives later, through /v1/feedback.
+becomes a field with the same rules: dtype, inclusive min/max, allowed values and nullability. A
+string without allowed values obeys the text rules of `core/text_rules.py` (min_length, max_length,
+no control characters): the very functions ingest runs, so both accept and refuse the same strings;
+a value breaking one is a 422 whose rule is the rule's name (max_length, no_control_characters).
+Fields are strict (no "5" for 5, no true for 1; 37.0 is the integer 37, as in JSON Schema and in
+the contract), NaN and infinity are refused, unknown fields are refused, and timestamps are ISO
+8601 date-times (naive ones mean UTC). The label column is not an input: it arrives later, through
+/v1/feedback.
 
 The models are built once per loaded model (never per request) and swapped with it on reload.
 """
@@ -33,10 +36,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from mlops_template.core.text_rules import NO_CONTROL_PATTERN, TextRule, broken_rule, column_text_rules
 from mlops_template.model.artifact import ArtifactError
 
 DTYPES = ("float", "integer", "string", "datetime")
-RULES = frozenset({"min", "max", "allowed", "min_length"})
+RULES = frozenset({"min", "max", "allowed", "min_length", "max_length"})
 REQUEST_ID_PATTERN = r"^[0-9a-f]{32}$"
 CONFIDENCE = "normalised_threshold_margin"
 CONFIDENCE_DESCRIPTION = (
@@ -77,6 +81,27 @@ def _one_of(values: list[Any]) -> Callable[[Any], Any]:
     return check
 
 
+def _obeys(rules: tuple[TextRule, ...]) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        broken = broken_rule(value, rules)
+        if broken is not None:
+            raise PydanticCustomError(broken.name, broken.message)
+        return value
+
+    return check
+
+
+def _free_text(column: Mapping[str, Any]) -> Any:
+    # The rules are checked by core/text_rules.py, not by pydantic's own min/max_length, so that the
+    # API and ingest run one function; the JSON Schema still states them for clients.
+    rules = column_text_rules(column)
+    limits = {rule.name: rule.limit for rule in rules if rule.limit is not None}
+    json_schema: dict[str, Any] = {"type": "string", "maxLength": limits["max_length"], "pattern": NO_CONTROL_PATTERN}
+    if "min_length" in limits:
+        json_schema["minLength"] = limits["min_length"]
+    return Annotated[str, Strict(), AfterValidator(_obeys(rules)), WithJsonSchema(json_schema)]
+
+
 def _iso_datetime_text(value: Any) -> Any:
     # pydantic also reads numbers and digit strings as Unix time; the contract's timestamps are dates.
     if not isinstance(value, str) or len(value) < 10 or value[4] != "-" or value[7] != "-":  # noqa: PLR2004
@@ -105,6 +130,8 @@ def _as_utc(value: datetime) -> datetime:
 def _column_type(column: Mapping[str, Any]) -> Any:
     name, dtype = column["name"], column["dtype"]
     unknown = set(column) - RULES - {"name", "dtype", "nullable", "role", "description"}
+    if dtype != "string":  # a length rule on a number would be silently meaningless
+        unknown |= set(column) & {"min_length", "max_length"}
     if dtype not in DTYPES or unknown:
         msg = f"contract.json: column {name!r}: dtype {dtype!r} / keys {sorted(unknown)} not understood by this API"
         raise ArtifactError(msg)
@@ -115,7 +142,7 @@ def _column_type(column: Mapping[str, Any]) -> Any:
     if dtype == "string":
         if allowed is not None:
             return Literal[tuple(str(v) for v in allowed)]
-        return Annotated[str, Strict(), Field(min_length=column.get("min_length"))]
+        return _free_text(column)
     base: type[Any] = float if dtype == "float" else int
     if allowed is not None:  # a Literal[0, 1] would also take true; check the type first, then the value
         kind = "number" if dtype == "float" else "integer"
@@ -134,6 +161,7 @@ def _column_type(column: Mapping[str, Any]) -> Any:
 def _field(column: Mapping[str, Any]) -> tuple[Any, Any]:
     annotation = _column_type(column)
     rules = [f"{key} {column[key]}" for key in ("min", "max", "min_length") if key in column]
+    rules += [rule.asks for rule in column_text_rules(column) if rule.name != "min_length"]
     description = "; ".join([f"{column['dtype']} ({column.get('role', 'other')})", *rules])
     if column.get("nullable", False):
         return annotation | None, Field(None, description=description + "; may be null or omitted")
