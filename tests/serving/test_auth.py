@@ -1,20 +1,35 @@
-"""API keys: where they come from, how they are kept, and the 401/403 matrix on every route."""
+"""API keys and scopes: where they come from, how they are kept, and the 401/403 matrix on every route."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from starlette.routing import Route
 
 from mlops_template.core.errors import ConfigError
 from mlops_template.serving.app import create_app
-from mlops_template.serving.auth import PUBLIC_PATHS, ApiKeys, load_api_keys, presented_key
+from mlops_template.serving.auth import (
+    BARE_KEY_SCOPES,
+    PUBLIC_PATHS,
+    RESERVED_SCOPES,
+    ROUTE_SCOPES,
+    SCOPES,
+    ApiKeys,
+    key_entries,
+    lacks_scope_detail,
+    load_api_keys,
+    presented_key,
+    route_path,
+)
 from mlops_template.serving.settings import ServingSettings, load_settings
-from tests.support.api_server import API_KEY, AUTH
+from tests.support.api_server import API_KEY, API_KEY_SPEC, AUTH
 from tests.support.serving_settings import MakeSettings
 
 OTHER_KEY = "second-key-abcdefghijklmnop"
@@ -30,6 +45,8 @@ PROTECTED: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/openapi.json", None),
     ("GET", "/no/such/path", None),  # unknown paths too: no key, no map of the API
 ]
+# One key per scope, each holding that scope only (built in the matrix test's app).
+SCOPE_KEYS = {scope: f"only-{scope}-0123456789abcdef" for scope in SCOPES}
 
 
 def settings_from_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> ServingSettings:
@@ -59,7 +76,7 @@ def test_keys_from_a_mounted_file_one_a_line(monkeypatch: pytest.MonkeyPatch, tm
 
 
 def test_keys_are_kept_only_as_digests() -> None:
-    keys = ApiKeys.from_keys([API_KEY])
+    keys = ApiKeys.from_keys([(API_KEY, {"predict"})])
     assert all(len(digest) == 32 for digest in keys.digests)
     assert API_KEY not in repr(keys)
     assert API_KEY.encode() not in b"".join(keys.digests)
@@ -116,9 +133,16 @@ def test_the_presented_key(headers: list[tuple[bytes, bytes]], expected: bytes |
     assert presented_key(headers) == expected
 
 
+@pytest.fixture
+def all_scopes(make_settings: MakeSettings) -> Iterator[TestClient]:
+    """The app with the test key holding every scope."""
+    with TestClient(create_app(make_settings(api_keys=SecretStr(API_KEY_SPEC)))) as client:
+        yield client
+
+
 @pytest.mark.parametrize(("method", "path", "body"), PROTECTED)
 def test_protected_routes_need_a_valid_key(
-    client: TestClient, method: str, path: str, body: dict[str, Any] | None
+    client: TestClient, all_scopes: TestClient, method: str, path: str, body: dict[str, Any] | None
 ) -> None:
     missing = client.request(method, path, json=body)
     assert missing.status_code == 401
@@ -131,7 +155,7 @@ def test_protected_routes_need_a_valid_key(
         assert refused.json() == {"detail": "invalid API key"}
 
     for good in (AUTH, {"Authorization": f"Bearer {API_KEY}"}):
-        accepted = client.request(method, path, json=body, headers=good)
+        accepted = all_scopes.request(method, path, json=body, headers=good)
         assert accepted.status_code not in (401, 403)
 
 
@@ -147,7 +171,7 @@ def test_auth_comes_before_the_body_is_read(client: TestClient) -> None:
 
 def test_keys_never_reach_the_log(make_settings: MakeSettings, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    app = create_app(make_settings(api_keys=SecretStr(f"{API_KEY},{OTHER_KEY}")))
+    app = create_app(make_settings(api_keys=SecretStr(f"{API_KEY},{OTHER_KEY}:admin")))
     with TestClient(app, raise_server_exceptions=False) as client:
         client.get("/v1/model", headers={"X-API-Key": WRONG_KEY})
         client.get("/v1/model", headers=AUTH)
@@ -187,3 +211,167 @@ def test_cors_opens_only_to_the_configured_origins(make_settings: MakeSettings) 
         assert "access-control-allow-origin" not in other.headers
         # CORS opens the browser's door, not the API's: a request still needs its key.
         assert client.get("/v1/model", headers={"Origin": "https://app.example"}).status_code == 401
+
+
+# --- scopes: who may do what ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("entry", "scopes", "declared"),
+    [
+        (API_KEY, BARE_KEY_SCOPES, False),
+        (f"{API_KEY}:admin", {"admin"}, True),
+        (f"{API_KEY}: predict + feedback ", {"predict", "feedback"}, True),
+        (f"{API_KEY}:review+feedback+review", {"review", "feedback"}, True),
+        (API_KEY_SPEC, set(SCOPES), True),
+    ],
+)
+def test_a_key_declares_its_scopes_beside_it(
+    monkeypatch: pytest.MonkeyPatch, entry: str, scopes: set[str], declared: bool
+) -> None:
+    (parsed,) = key_entries(settings_from_env(monkeypatch, MLOPS_API_KEYS=entry))
+    assert (parsed.key, parsed.scopes, parsed.declared) == (API_KEY, scopes, declared)
+    assert API_KEY not in repr(parsed)
+
+
+def test_a_bare_key_may_predict_and_give_feedback_but_not_reload_or_review() -> None:
+    assert {"predict", "feedback"} == BARE_KEY_SCOPES
+
+
+def test_the_keys_file_takes_the_same_entries(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = tmp_path / "keys"
+    path.write_text(f"# ops\n{OTHER_KEY}:admin\n{API_KEY}\n", encoding="utf-8")
+    keys = load_api_keys(settings_from_env(monkeypatch, MLOPS_API_KEYS_FILE=str(path)))
+    assert keys is not None
+    assert keys.scopes_of(OTHER_KEY.encode()) == {"admin"}
+    assert keys.scopes_of(API_KEY.encode()) == BARE_KEY_SCOPES
+    assert keys.scopes_of(WRONG_KEY.encode()) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (f"{OTHER_KEY},{API_KEY}:predict+deploy", "MLOPS_API_KEYS: key #2 has an unknown scope 'deploy' (rule: one of"),
+        (f"{API_KEY}:Admin", "key #1 has an unknown scope 'Admin'"),
+        (f"{API_KEY}:{OTHER_KEY}", "key #1 has an unknown scope of 27 characters (not shown)"),
+        (f"{API_KEY}:", "key #1 has ':' but no scope after it"),
+        (f"{API_KEY}: + ", "key #1 has ':' but no scope after it"),
+        (
+            f"{API_KEY}:predict,feedback",
+            "key #2 is the scope 'feedback', not a key (rule: join a key's scopes with '+'",
+        ),
+        (f"{API_KEY}:predict,{OTHER_KEY},{API_KEY}:admin", "key #3 repeats MLOPS_API_KEYS: key #1"),
+        ("short:predict", "key #1 has 5 characters (rule: at least 16"),
+    ],
+)
+def test_a_bad_key_entry_is_a_start_up_error_naming_its_position_never_the_key(
+    monkeypatch: pytest.MonkeyPatch, value: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_api_keys(settings_from_env(monkeypatch, MLOPS_API_KEYS=value))
+    assert message in str(caught.value)
+    for key in (API_KEY, OTHER_KEY, "short"):
+        assert key not in str(caught.value)
+
+
+def test_a_key_in_both_the_environment_and_the_file_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = tmp_path / "keys"
+    path.write_text(f"{OTHER_KEY}\n{API_KEY}:admin\n", encoding="utf-8")
+    settings = settings_from_env(monkeypatch, MLOPS_API_KEYS=API_KEY, MLOPS_API_KEYS_FILE=str(path))
+    with pytest.raises(ConfigError, match=r"MLOPS_API_KEYS_FILE=.*: key #2 repeats MLOPS_API_KEYS: key #1"):
+        load_api_keys(settings)
+
+
+def test_start_up_logs_one_line_per_key_with_its_scopes_and_warns_about_bare_keys(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mlops_template.serving.auth")
+    load_api_keys(settings_from_env(monkeypatch, MLOPS_API_KEYS=f"{API_KEY},{OTHER_KEY}:admin+predict"))
+    lines = [(record.levelname, record.getMessage()) for record in caplog.records]
+    assert lines[0][0] == "WARNING"
+    assert lines[0][1].startswith("API key MLOPS_API_KEYS: key #1: scopes predict+feedback (a bare key: declare")
+    assert lines[1] == ("INFO", "API key MLOPS_API_KEYS: key #2: scopes predict+admin")
+    assert lines[2] == ("INFO", "API key authentication on: 2 key(s) accepted")
+    assert not any(key in message for _, message in lines for key in (API_KEY, OTHER_KEY))
+
+
+def test_every_route_the_app_serves_is_public_or_has_one_scope(app: FastAPI) -> None:
+    served = {route.path for route in app.routes if isinstance(route, Route)}
+    assert served - PUBLIC_PATHS == set(ROUTE_SCOPES)  # nothing unscoped, nothing stale in the table
+    assert set(ROUTE_SCOPES.values()) <= set(SCOPES)
+    # Every scope opens a route, except the ones declared ahead of theirs.
+    assert set(SCOPES) - set(ROUTE_SCOPES.values()) == RESERVED_SCOPES == {"review"}
+
+
+def test_the_route_to_scope_table() -> None:
+    assert dict(ROUTE_SCOPES) == {
+        "/v1/predict": "predict",
+        "/v1/explain": "predict",
+        "/v1/model": "predict",
+        "/openapi.json": "predict",
+        "/v1/feedback": "feedback",
+        "/v1/admin/reload": "admin",
+    }
+
+
+@pytest.fixture
+def scoped(make_settings: MakeSettings) -> Iterator[TestClient]:
+    """The app with one key per scope (SCOPE_KEYS), each holding that scope only."""
+    spec = ",".join(f"{key}:{scope}" for scope, key in SCOPE_KEYS.items())
+    with TestClient(create_app(make_settings(api_keys=SecretStr(spec))), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.mark.parametrize(("method", "path", "body"), PROTECTED)
+def test_each_route_opens_only_to_a_key_with_its_scope(
+    scoped: TestClient, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    needed = ROUTE_SCOPES.get(path)
+    for scope, key in SCOPE_KEYS.items():
+        answer = scoped.request(method, path, json=body, headers={"X-API-Key": key})
+        if needed is None or scope == needed:  # an unknown path is the router's (404) for any valid key
+            assert answer.status_code not in (401, 403), (scope, answer.text)
+        else:
+            assert answer.status_code == 403, (scope, answer.text)
+            assert answer.json() == {"detail": lacks_scope_detail(needed, path)}
+            assert answer.headers["content-type"] == "application/json"
+
+
+def test_the_403_names_the_scope_the_key_lacks(client: TestClient) -> None:
+    refused = client.post("/v1/admin/reload", headers=AUTH)  # the test key, bare: predict and feedback
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": "this API key lacks the scope 'admin' (/v1/admin/reload needs it)"}
+
+
+def test_the_scope_is_checked_before_the_body_is_read(scoped: TestClient) -> None:
+    headers = {"X-API-Key": SCOPE_KEYS["feedback"], "content-type": "application/json"}
+    answer = scoped.post("/v1/predict", content=b"{not json", headers=headers)
+    assert answer.status_code == 403
+    assert "'predict'" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "root_path", "expected"),
+    [
+        ("/v1/admin/reload", "", "/v1/admin/reload"),
+        ("/api/v1/admin/reload", "/api", "/v1/admin/reload"),
+        ("/api", "/api", ""),
+        ("/apiv1/admin/reload", "/api", "/apiv1/admin/reload"),
+    ],
+)
+def test_the_scope_is_looked_up_on_the_path_the_router_matches(path: str, root_path: str, expected: str) -> None:
+    assert route_path({"type": "http", "path": path, "root_path": root_path}) == expected
+
+
+def test_the_openapi_names_each_operations_scope(client: TestClient) -> None:
+    schema = client.get("/openapi.json", headers=AUTH).json()
+    assert set(schema["components"]["securitySchemes"]) == {"ApiKeyHeader", "BearerAuth"}
+    for path, operations in schema["paths"].items():
+        for operation in operations.values():
+            if path in PUBLIC_PATHS:
+                assert "security" not in operation
+                continue
+            needed = ROUTE_SCOPES[path]
+            assert operation["security"] == [{"ApiKeyHeader": [needed]}, {"BearerAuth": [needed]}]
+            assert f"`{needed}`" in operation["responses"]["403"]["description"]
+    assert "`review` (reserved: no route yet)" in schema["info"]["description"]

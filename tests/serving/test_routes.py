@@ -10,14 +10,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from mlops_template.model.artifact import ServedModel
 from mlops_template.serving.app import create_app
 from mlops_template.serving.schemas import CONFIDENCE, confidence
-from tests.support.api_server import AUTH, VALID_RECORD
+from tests.support.api_server import API_KEY_SPEC, AUTH, VALID_RECORD
 from tests.support.serving_settings import MakeSettings
 
 JSON_AUTH = {**AUTH, "content-type": "application/json"}
+ADMIN_KEYS = SecretStr(API_KEY_SPEC)  # the test key with every scope: a reload needs `admin`
 
 
 def logged(path: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -286,7 +288,7 @@ def test_ready_only_with_a_verified_model_and_health_regardless(
 ) -> None:
     model_dir = copy_model(served_dir, tmp_path / "model")
     corrupt(model_dir)
-    with TestClient(create_app(make_settings(model_dir=model_dir))) as client:
+    with TestClient(create_app(make_settings(model_dir=model_dir, api_keys=ADMIN_KEYS))) as client:
         assert client.get("/health").json() == {"status": "ok"}
         ready = client.get("/ready")
         assert ready.status_code == 503
@@ -308,7 +310,7 @@ def test_a_bad_new_artifact_is_refused_and_the_old_model_keeps_serving(
     make_settings: MakeSettings, served_dir: Path, tmp_path: Path
 ) -> None:
     model_dir = copy_model(served_dir, tmp_path / "model")
-    with TestClient(create_app(make_settings(model_dir=model_dir))) as client:
+    with TestClient(create_app(make_settings(model_dir=model_dir, api_keys=ADMIN_KEYS))) as client:
         version = client.get("/ready").json()["model_version"]
         corrupt(model_dir)
         refused = client.post("/v1/admin/reload", headers=AUTH)
@@ -324,7 +326,7 @@ def test_a_reload_swaps_in_a_changed_model_and_the_openapi_follows(
     make_settings: MakeSettings, served_dir: Path, tmp_path: Path
 ) -> None:
     model_dir = copy_model(served_dir, tmp_path / "model")
-    with TestClient(create_app(make_settings(model_dir=model_dir))) as client:
+    with TestClient(create_app(make_settings(model_dir=model_dir, api_keys=ADMIN_KEYS))) as client:
         before = client.get("/openapi.json", headers=AUTH).json()
         assert "casino" not in json.dumps(before["components"]["schemas"]["Transaction"])
         _add_category(model_dir, "casino")
@@ -402,6 +404,6 @@ def test_the_openapi_schema_is_the_contract_with_security_and_the_confidence_nam
     assert CONFIDENCE in components["schemas"]["PredictionResult"]["properties"]["confidence"]["description"]
     assert set(components["securitySchemes"]) == {"ApiKeyHeader", "BearerAuth"}
     predict = schema["paths"]["/v1/predict"]["post"]
-    assert predict["security"] == [{"ApiKeyHeader": []}, {"BearerAuth": []}]
+    assert predict["security"] == [{"ApiKeyHeader": ["predict"]}, {"BearerAuth": ["predict"]}]
     assert {"200", "400", "401", "403", "413", "415", "422", "503"} <= set(predict["responses"])
     assert "security" not in schema["paths"]["/health"]["get"]

@@ -22,6 +22,8 @@ from tests.support.workspace import free_port, project_env
 VENV_BIN = Path(sys.executable).parent
 API_KEY = "test-key-0123456789abcdef"
 AUTH = {"X-API-Key": API_KEY}
+# The test key as the server is given it: every scope, so a test reaches every route (reload included).
+API_KEY_SPEC = f"{API_KEY}:predict+feedback+review+admin"
 
 # One valid transaction under the shipped contract (data/schema.py).
 VALID_RECORD: dict[str, Any] = {
@@ -83,12 +85,12 @@ def wait_until(check: Any, timeout: float, what: str, server: ApiServer | None =
 
 
 def start_api_server(model_dir: Path, workdir: Path, *, workers: int = 1, timeout: float = 60, **env: str) -> ApiServer:
-    """`mlops-template serve` with a test key and a prediction log in `workdir`; returns once /health answers."""
+    """`mlops-template serve` with the test key (all scopes) and a log in `workdir`; returns once /health answers."""
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     log = workdir / "predictions.sqlite3"
     server_env = project_env(
-        MLOPS_API_KEYS=API_KEY, MLOPS_PREDICTION_LOG=str(log), MLOPS_TEMPLATE_LOG_LEVEL="INFO", **env
+        MLOPS_API_KEYS=API_KEY_SPEC, MLOPS_PREDICTION_LOG=str(log), MLOPS_TEMPLATE_LOG_LEVEL="INFO", **env
     )
     if "PROMETHEUS_MULTIPROC_DIR" not in env:
         server_env.pop("PROMETHEUS_MULTIPROC_DIR", None)

@@ -2,7 +2,7 @@
 
 Middleware, outermost first, all pure ASGI (no per-request task or body copy):
 metrics (sees every answer, even a 401 or a 413) -> CORS (only when MLOPS_CORS_ORIGINS is set) ->
-API keys -> body size limit -> the routes.
+API keys and their scopes -> body size limit -> the routes.
 
 FastAPI documents the routes, Starlette serves them. Each resource is an `APIRouter` (its OpenAPI:
 summary, request and response schemas, error answers), and every endpoint takes only the `Request`
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI
@@ -30,7 +31,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mlops_template import __version__
-from mlops_template.serving.auth import PUBLIC_PATHS, SCHEMES, ApiKeyMiddleware, load_api_keys
+from mlops_template.serving.auth import (
+    PUBLIC_PATHS,
+    ROUTE_SCOPES,
+    SCHEMES,
+    SCOPES,
+    ApiKeyMiddleware,
+    load_api_keys,
+)
 from mlops_template.serving.limits import BodySizeLimitMiddleware
 from mlops_template.serving.predlog import PredictionLog
 from mlops_template.serving.prometheus import MetricsMiddleware, ServingMetrics
@@ -43,7 +51,20 @@ TITLE = "mlops-template model API"
 DESCRIPTION = """Predictions with probabilities and confidence, explanations and feedback for the model
 exported by the pipeline. Request bodies follow the model's data contract (`contract.json`): the
 schemas below are built from it when the model loads. Every route but /health, /ready and /metrics
-needs an API key (`Authorization: Bearer <key>` or `X-API-Key: <key>`)."""
+needs an API key (`Authorization: Bearer <key>` or `X-API-Key: <key>`) that holds the route's scope
+(each operation's `security` names it; a key without it gets a 403 naming it): """
+
+
+def _scopes_description() -> str:
+    """Which routes each scope opens, from the one table in serving/auth.py."""
+    parts = []
+    for scope in SCOPES:
+        paths = ", ".join(path for path, needed in ROUTE_SCOPES.items() if needed == scope)
+        parts.append(f"`{scope}` ({paths or 'reserved: no route yet'})")
+    return "; ".join(parts) + "."
+
+
+DESCRIPTION += _scopes_description()
 CONTRACT_COMPONENTS = (
     *("PredictRequest", "ExplainRequest", "FeedbackRequest"),
     *("PredictResponse", "ExplainResponse", "FeedbackResponse", "PredictionResult"),
@@ -99,11 +120,16 @@ def _openapi(app: FastAPI, state: ServingState) -> dict[str, Any]:
         for path, operations in schema["paths"].items():
             if path in PUBLIC_PATHS:
                 continue
+            # OpenAPI 3.1 lets a non-OAuth security requirement list the roles it needs: here, the one scope.
+            needed = ROUTE_SCOPES[path]
             for operation in operations.values():
-                operation["security"] = [{name: []} for name in SCHEMES]
+                operation["security"] = [{name: [needed]} for name in SCHEMES]
                 for status, response in AUTH_RESPONSES.items():
                     content = {JSON: {"schema": error}}
-                    operation["responses"][str(status)] = {"description": response["description"], "content": content}
+                    described = response["description"]
+                    if status == HTTPStatus.FORBIDDEN:
+                        described = f"Wrong API key, or a key without the scope `{needed}`."
+                    operation["responses"][str(status)] = {"description": described, "content": content}
     app.openapi_schema = schema
     return schema
 

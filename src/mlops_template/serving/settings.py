@@ -32,8 +32,12 @@ class ServingSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model_dir: Path = Field(Path("models/served"), description="The exported artifact: served.json, model.onnx ...")
-    api_keys: SecretStr | None = Field(None, description="API keys, comma separated.")
-    api_keys_file: Path | None = Field(None, description="A mounted file with one API key a line.")
+    api_keys: SecretStr | None = Field(
+        None, description="API keys, comma separated; each `<key>` or `<key>:<scope>+<scope>` (serving/auth.py)."
+    )
+    api_keys_file: Path | None = Field(
+        None, description="A mounted file with one API key a line, in the same `<key>:<scope>+<scope>` form."
+    )
     auth_disabled: bool = Field(False, description="Serve without keys (development only; must be set explicitly).")
     max_batch: int = Field(1000, ge=1, le=100_000, description="The most records one /v1/predict call may hold.")
     max_body_bytes: int = Field(MIB, ge=1024, le=64 * MIB, description="The largest request body (bytes) accepted.")

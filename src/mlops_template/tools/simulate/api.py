@@ -61,7 +61,8 @@ def serve(model_dir: Path, log_path: Path, server_log: Path) -> Api:
     """`mlops-template serve` on 127.0.0.1 and a free port; returns once /health answers."""
     key = secrets.token_hex(16)
     port = free_port()
-    env = {**os.environ, "MLOPS_API_KEYS": key, "MLOPS_PREDICTION_LOG": str(log_path)}
+    # The scopes of the two routes the simulation calls (replay: /v1/predict; send_feedback: /v1/feedback), no more.
+    env = {**os.environ, "MLOPS_API_KEYS": f"{key}:predict+feedback", "MLOPS_PREDICTION_LOG": str(log_path)}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     command = cli("serve", "--model-dir", str(model_dir), "--host", "127.0.0.1", "--port", str(port))
     with server_log.open("ab") as stderr:
