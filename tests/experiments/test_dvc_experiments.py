@@ -219,7 +219,7 @@ def test_a_failed_experiment_keeps_the_last_good_model_and_reports(project: Path
         found = _run(project, "dvc", "exp", "run", "-S", "train.model.learning_rate=-1", check=False)
         assert found.returncode != 0
         # The reason, in one line naming the key, the value and the rule.
-        assert WHY in [line.strip() for line in found.stderr.splitlines()]
+        assert f"error: train: params.yaml: {WHY}" in found.stderr.splitlines()
         assert "ERROR: failed to reproduce 'train'" in found.stderr
         assert {path: digest(project / path) for path in KEPT} == kept
         assert _git(project, "status", "--porcelain").split() == ["M", "params.yaml"]  # only the bad value

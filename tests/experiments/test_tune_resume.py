@@ -16,7 +16,7 @@ import pytest
 from optuna.trial import TrialState
 
 from mlops_template import cli
-from mlops_template.experiments.study import RETRY_OF
+from mlops_template.experiments.study import RETRY_OF, open_storage
 from tests.support.params import write_params
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -24,9 +24,12 @@ TRIALS = 8
 
 
 def _study(root: Path) -> optuna.Study | None:
-    url = f"sqlite:///{root / '.tune/optuna.db'}"
-    names = optuna.get_all_study_names(url) if (root / ".tune/optuna.db").exists() else []
-    return optuna.load_study(study_name=names[0], storage=url) if names else None
+    """The study as `tune` stores it, opened as `tune` opens it (the file may appear before its tables)."""
+    if not (root / ".tune/optuna.db").exists():
+        return None
+    storage = open_storage(f"sqlite:///{root / '.tune/optuna.db'}")
+    names = optuna.get_all_study_names(storage)
+    return optuna.load_study(study_name=names[0], storage=storage) if names else None
 
 
 def _killable(trials: list[optuna.trial.FrozenTrial]) -> bool:

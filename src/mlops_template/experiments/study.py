@@ -92,24 +92,34 @@ class RetryKilledTrial:
         logger.info("trial %d: its process died; its params are queued again", trial.number)
 
 
+SCHEMA_ATTEMPTS = 3  # a new storage's tables may be created by another process at the same moment
+
+
 def open_storage(url: str) -> optuna.storages.RDBStorage:
     """The RDB storage at `url`, with heartbeats so that a dead process's trial is found and retried."""
     sqlite = url.startswith("sqlite")
     # SQLite: wait for another worker's write instead of failing with "database is locked".
     engine: dict[str, Any] = {"connect_args": {"timeout": 60}} if sqlite else {"pool_pre_ping": True}
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ExperimentalWarning)  # heartbeats are stable in practice since 2.9
-            return optuna.storages.RDBStorage(
-                url,
-                engine_kwargs=engine,
-                heartbeat_interval=HEARTBEAT_SECONDS,
-                grace_period=GRACE_SECONDS,
-                heartbeat_stale_trial_callback=RetryKilledTrial(),
-            )
-    except Exception as exc:  # SQLAlchemy's errors: a bad URL, a missing driver, a refused connection
-        msg = f"--storage {shown_storage(url)!r}: cannot open it as an Optuna RDB storage ({type(exc).__name__}: {exc})"
-        raise ConfigError(msg) from None
+    for attempt in range(SCHEMA_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExperimentalWarning)  # heartbeats are stable in practice since 2.9
+                return optuna.storages.RDBStorage(
+                    url,
+                    engine_kwargs=engine,
+                    heartbeat_interval=HEARTBEAT_SECONDS,
+                    grace_period=GRACE_SECONDS,
+                    heartbeat_stale_trial_callback=RetryKilledTrial(),
+                )
+        except Exception as exc:  # SQLAlchemy's errors: a bad URL, a missing driver, a refused connection
+            # Two processes opening a new storage at once both create its tables; the later one fails with
+            # "already exists" between the check and the create. The tables are there then: open it again.
+            if "already exists" in str(exc) and attempt + 1 < SCHEMA_ATTEMPTS:
+                continue
+            shown = shown_storage(url)
+            msg = f"--storage {shown!r}: cannot open it as an Optuna RDB storage ({type(exc).__name__}: {exc})"
+            raise ConfigError(msg) from None
+    raise AssertionError  # unreachable: the last attempt returns or raises
 
 
 def study_definition(params: Params, data_version: str) -> dict[str, Any]:
