@@ -1,2 +1,3 @@
 """The foundations every layer stands on: errors, atomic io, ISO weeks, typed params, the contract spec,
-params check and the one command shape. Imports nothing else of the package."""
+the string rules ingest and the API share, params check and the one command shape. Imports nothing else
+of the package."""
