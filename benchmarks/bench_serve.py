@@ -27,10 +27,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import re
 import shutil
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -49,6 +47,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 from benchmarks.workspace import REPO, VENV_BIN, free_port, project_env
 from mlops_template.core.command import positive_int
+from mlops_template.tools.workspace import stop_process_group
 
 API_KEY = "bench-key-not-a-secret"
 EMPTY_APP = """
@@ -159,13 +158,7 @@ def started(command: list[str], env: dict[str, str], cwd: Path) -> Iterator[tupl
     try:
         yield process, start
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=15)
+        stop_process_group(process, grace_seconds=15)
 
 
 def first_answer(process: subprocess.Popen[bytes], start: float, target: Target, limit: float) -> float:

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from mlops_template.tools.workspace import stop_process_group
 from tests.support.workspace import free_port, project_env
 
 VENV_BIN = Path(sys.executable).parent
@@ -62,12 +63,7 @@ class ApiServer:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_process_group(self.process)
 
 
 def wait_until(check: Any, timeout: float, what: str, server: ApiServer | None = None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -84,6 +85,19 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def stop_process_group(process: subprocess.Popen[bytes], grace_seconds: float = 20) -> None:
+    """Stop a server started with `start_new_session=True`, and every worker it forked: SIGTERM to its
+    process group, then SIGKILL if it has not exited after `grace_seconds`."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 def project_env(*, drop: Sequence[str] = OUTSIDE_STORES, log_level: str = "WARNING", **extra: str) -> dict[str, str]:

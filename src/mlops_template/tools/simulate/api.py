@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
-import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ import pandas as pd
 from mlops_template.data import schema
 from mlops_template.tools.simulate.options import SimulationError
 from mlops_template.tools.simulate.working_copy import cli
-from mlops_template.tools.workspace import free_port
+from mlops_template.tools.workspace import free_port, stop_process_group
 
 PREDICT_BATCH = 500  # records a POST /v1/predict carries (the API's default limit is 1000)
 FEEDBACK_CONCURRENCY = 16
@@ -48,13 +47,7 @@ class Api:
     key: str
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        stop_process_group(self.process)
 
 
 def serve(model_dir: Path, log_path: Path, server_log: Path) -> Api:
