@@ -45,18 +45,13 @@ def params_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default: %(default)s)")
 
 
-def user_error(name: str, exc: MlopsTemplateError) -> int:
-    """The one line a user reads for an error they can fix, and its exit code."""
-    sys.stderr.write(f"error: {name}: {exc}\n")
-    return EXIT_USER_ERROR
-
-
 def run_guarded(action: Callable[[], int | None], name: str) -> int:
     """Run `action`; its int is the exit code (None is 0); a user-facing error is one line and exit 2."""
     try:
         code = action()
     except MlopsTemplateError as exc:
-        return user_error(name, exc)
+        sys.stderr.write(f"error: {name}: {exc}\n")  # the one line a user reads for an error they can fix
+        return EXIT_USER_ERROR
     return EXIT_OK if code is None else code
 
 

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from mlops_template.core.command import EXIT_FAILED, EXIT_OK, params_argument, run_command
 from mlops_template.core.config import GATE_METRICS, GateParams
 from mlops_template.core.errors import MlopsTemplateError
 from mlops_template.model.statistics import Bootstrap, Interval, Statistic, average_precision, paired_bootstrap, recall
@@ -189,7 +190,6 @@ def run(
 
 
 def _arguments() -> argparse.ArgumentParser:
-    from mlops_template.core.command import params_argument  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(
         prog="mlops-template gate",
@@ -217,7 +217,6 @@ def _arguments() -> argparse.ArgumentParser:
 def _gate(args: argparse.Namespace) -> int:
     """Decide, write the evidence, print the decision's line; exit 0 for pass, 1 for fail."""
     from mlops_template.core import io  # noqa: PLC0415
-    from mlops_template.core.command import EXIT_FAILED, EXIT_OK  # noqa: PLC0415
     from mlops_template.core.config import load_params  # noqa: PLC0415
     from mlops_template.release import champion  # noqa: PLC0415
 
@@ -246,6 +245,5 @@ def _gate(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mlops_template.core.command import run_command  # noqa: PLC0415
 
     return run_command("gate", _arguments(), argv, _gate)
