@@ -9,7 +9,8 @@ set -euo pipefail
 # command -> Debian package that provides it
 # promtool (Debian's prometheus package) checks deploy/prometheus/ and the dashboard's PromQL.
 # wrk drives `make bench-serve`. shellcheck: actionlint checks the workflows' run: scripts with it.
-declare -A wanted=([dockerd]=docker.io [debootstrap]=debootstrap [promtool]=prometheus [wrk]=wrk [shellcheck]=shellcheck)
+# chromium: the page's browser tests (Playwright drives /usr/bin/chromium; it downloads no browser).
+declare -A wanted=([dockerd]=docker.io [debootstrap]=debootstrap [promtool]=prometheus [wrk]=wrk [shellcheck]=shellcheck [chromium]=chromium)
 
 missing=()
 for command in "${!wanted[@]}"; do
