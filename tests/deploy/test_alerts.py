@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -22,16 +23,15 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from mlops_template.data import schema
-from mlops_template.serving.prometheus import ServingMetrics
 from tests.support.api_server import AUTH, VALID_RECORD, ApiServer, start_api_server, wait_until
 from tests.support.deploy_checks import (
     DASHBOARD,
     DEPLOY,
     RULE_SERIES,
     dashboard_queries,
+    exposed_series,
     promtool,
     require_tool,
     run,
@@ -278,19 +278,7 @@ def test_api_down_watches_the_scrape_job_prometheus_has() -> None:
 
 @cache
 def exposed() -> dict[str, frozenset[str]]:
-    """Sample name -> label names, as the API's metrics module renders them (single process)."""
-    metrics = ServingMetrics()
-    for status in (200, 401, 503):
-        metrics.observe_request("/v1/predict", "POST", status, 0.001)
-    metrics.observe_predictions(["fraud", "legit"], [0.9, 0.1])
-    metrics.model_loaded("0123456789ab", None)
-    metrics.model_refused(ready=True)
-    body, _ = metrics.render()
-    found: dict[str, set[str]] = {}
-    for family in text_string_to_metric_families(body.decode("utf-8")):
-        for sample in family.samples:
-            found.setdefault(sample.name, set()).update(sample.labels)
-    return {name: frozenset(labels) for name, labels in found.items()}
+    return exposed_series(Path(tempfile.mkdtemp(prefix="multiproc-")))
 
 
 def load_dashboard() -> Obj:

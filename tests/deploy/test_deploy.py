@@ -9,7 +9,6 @@ when CI=true (scripts/system-deps.sh installs promtool; kubectl comes with the m
 from __future__ import annotations
 
 import copy
-import os
 import re
 import shutil
 import subprocess
@@ -18,9 +17,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
-from mlops_template.serving.prometheus import ServingMetrics
 from tests.support.deploy_checks import (
     DASHBOARD,
     DEPLOY,
@@ -28,6 +25,7 @@ from tests.support.deploy_checks import (
     Obj,
     dashboard,
     dashboard_queries,
+    exposed_series,
     promtool,
     require_tool,
     run,
@@ -518,24 +516,7 @@ def test_promtool_rejects_a_query_that_does_not_parse(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def exposed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, frozenset[str]]:
-    """Sample name -> label names, as the API's own metrics module renders them for a scrape."""
-    with pytest.MonkeyPatch.context() as patch:
-        # prometheus-client picks in-memory or file-backed values once, at import, from this variable
-        # (and keeps the first directory's files open): keep its mode, never write outside the test.
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            patch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path_factory.mktemp("multiproc")))
-        metrics = ServingMetrics()
-        for status in (200, 401, 503):
-            metrics.observe_request("/v1/predict", "POST", status, 0.001)
-        metrics.observe_predictions(["fraud", "legit"], [0.9, 0.1])
-        metrics.model_loaded("0123456789ab", None)
-        metrics.model_refused(ready=True)
-        body, _ = metrics.render()
-    found: dict[str, set[str]] = {}
-    for family in text_string_to_metric_families(body.decode("utf-8")):
-        for sample in family.samples:
-            found.setdefault(sample.name, set()).update(sample.labels)
-    return {name: frozenset(labels) for name, labels in found.items()}
+    return exposed_series(tmp_path_factory.mktemp("multiproc"))
 
 
 def metric_problems(expr: str, exposed: dict[str, frozenset[str]]) -> list[str]:

@@ -8,10 +8,13 @@ import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from mlops_template.serving.prometheus import ServingMetrics
 from tests.support.workspace import REPO, VENV_BIN
 
 DEPLOY = REPO / "deploy"
@@ -66,3 +69,27 @@ def dashboard_queries(board: Obj) -> list[tuple[str, str]]:
 # Queries of series the rules make (recorded `level:metric:operation` names, ALERTS): checked against
 # deploy/prometheus/rules/ by tests/deploy/test_alerts.py.
 RULE_SERIES = re.compile(r"(?<![\w:])(?:[a-z_]+:[\w:]+|ALERTS)\b")
+
+
+def exposed_series(scratch: Path) -> dict[str, frozenset[str]]:
+    """Sample name -> label names, as the API's own metrics module renders them for a scrape.
+
+    prometheus-client picks in-memory or file-backed values once, at import, from
+    PROMETHEUS_MULTIPROC_DIR (and keeps the first directory's files open): keep its mode, and point it
+    at `scratch` so nothing is written outside the test.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            patch.setenv("PROMETHEUS_MULTIPROC_DIR", str(scratch))
+        metrics = ServingMetrics()
+        for status in (200, 401, 503):
+            metrics.observe_request("/v1/predict", "POST", status, 0.001)
+        metrics.observe_predictions(["fraud", "legit"], [0.9, 0.1])
+        metrics.model_loaded("0123456789ab", None)
+        metrics.model_refused(ready=True)
+        body, _ = metrics.render()
+    found: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(body.decode("utf-8")):
+        for sample in family.samples:
+            found.setdefault(sample.name, set()).update(sample.labels)
+    return {name: frozenset(labels) for name, labels in found.items()}
