@@ -26,6 +26,7 @@ import numpy as np
 from scipy import stats
 
 from mlops_template.core.errors import MlopsTemplateError
+from mlops_template.model.proportions import wilson_interval as wilson_interval  # noqa: PLC0414 (re-exported: one interval)
 
 DIGITS = 6  # an interval's digits in a file: stable bytes across platforms
 BOOTSTRAP_CHUNK = 100  # replicates drawn at a time (memory: chunk x rows weights)
@@ -265,17 +266,6 @@ def two_proportion_p_value(
     """Fisher's exact test of hits_a/total_a against hits_b/total_b ('less': a's rate is below b's)."""
     table = [[hits_a, total_a - hits_a], [hits_b, total_b - hits_b]]
     return float(stats.fisher_exact(table, alternative=alternative).pvalue)
-
-
-def wilson_interval(hits: int, total: int, confidence: float) -> tuple[float, float]:
-    """Wilson score interval of a proportion (contains hits/total; (0, 1) when total is 0)."""
-    if total == 0:
-        return 0.0, 1.0
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
-    share = hits / total
-    centre = (share + z * z / (2 * total)) / (1 + z * z / total)
-    half = z * math.sqrt(share * (1 - share) / total + z * z / (4 * total * total)) / (1 + z * z / total)
-    return max(0.0, min(centre - half, share)), min(1.0, max(centre + half, share))
 
 
 def calibration_p_value(labels: np.ndarray, scores: np.ndarray) -> float:
