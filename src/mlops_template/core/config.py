@@ -5,11 +5,12 @@ A typo or a bad value in params.yaml fails with the key's path and the rule it b
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlops_template.core.errors import ConfigError
@@ -161,10 +162,38 @@ class TrainParams(_Section):
     threshold: ThresholdRule = MaxF1Rule(rule="max_f1")
 
 
+class FairnessGrouping(_Section):
+    """One way to group rows for the fairness audit: a column's values, or a numeric column cut into bands."""
+
+    column: str = Field(min_length=1, description="A column of the contract (any role but id, event time, label).")
+    bands: Annotated[tuple[Annotated[float, Field(strict=False)], ...], Field(strict=False, min_length=1)] | None = (
+        Field(None, description="Inner edges, increasing: [30, 45] cuts into < 30, [30, 45), >= 45 (and missing).")
+    )
+
+    @field_validator("bands")
+    @classmethod
+    def _increasing(cls, bands: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        if bands is not None and any(b <= a for a, b in pairwise(bands)):
+            msg = "the edges must increase strictly"
+            raise ValueError(msg)
+        return bands
+
+
+class FairnessParams(_Section):
+    """The fairness audit (model/fairness.py): per-group error rates at the threshold, and their gaps."""
+
+    groups: tuple[FairnessGrouping, ...] = Field((), strict=False, description="No default: the data decide.")
+    min_rows: int = Field(100, ge=1, description="A group with fewer rows is too small to judge.")
+    min_positives: int = Field(10, ge=1, description="A group with fewer positives is too small to judge.")
+    resamples: int = Field(1000, ge=100, le=100_000)
+    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+
+
 class EvaluateParams(_Section):
     # YAML has lists, not tuples: this one field converts (the items stay strictly strings).
     # No default slices: which columns to slice by depends on the data (params.yaml names them).
     slices: Annotated[tuple[Annotated[str, Field(strict=True)], ...], Field(strict=False)] = ()
+    fairness: FairnessParams = FairnessParams()
     min_slice_rows: int = Field(100, ge=1)
     calibration_bins: int = Field(10, ge=2, le=100)
     importance_repeats: int = Field(5, ge=1)
