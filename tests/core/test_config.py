@@ -102,6 +102,18 @@ def test_slices_must_be_strings() -> None:
     assert "evaluate.slices.1" in message
 
 
+def test_fairness_bands_must_increase() -> None:
+    message = _error_for(lambda raw: raw["evaluate"]["fairness"]["groups"][0].update(bands=[45, 30]))
+    assert message == (
+        "params.yaml: evaluate.fairness.groups.0.bands: Value error, the edges must increase strictly (got [45, 30])"
+    )
+
+
+def test_fairness_group_sizes_are_positive() -> None:
+    message = _error_for(lambda raw: raw["evaluate"]["fairness"].update(min_positives=0))
+    assert message.startswith("params.yaml: evaluate.fairness.min_positives: Input should be greater than or equal")
+
+
 def test_malformed_yaml_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "params.yaml"
     path.write_text("train:\n  model: [unclosed\n", encoding="utf-8")

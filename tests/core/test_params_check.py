@@ -67,7 +67,38 @@ def _tune(**values: Any) -> dict[str, Any]:
     return raw
 
 
+def _fairness(*groups: dict[str, Any]) -> dict[str, Any]:
+    raw = shipped_params_dict()
+    raw["evaluate"]["fairness"]["groups"] = list(groups)
+    return raw
+
+
 CASES: dict[str, tuple[Callable[[], dict[str, Any]], Callable[[], dict[str, Any] | None], list[str]]] = {
+    "a fairness group that is no column": (
+        lambda: _fairness({"column": "channel"}, {"column": "age"}),
+        lambda: None,
+        ["evaluate.fairness.groups.1.column: 'age' is not a column of the contract (choose from ['customer_id',"],
+    ),
+    "a fairness group over the label": (
+        lambda: _fairness({"column": "is_fraud"}),
+        lambda: None,
+        ["evaluate.fairness.groups.0.column: 'is_fraud' is the label column (rule: group by any other column"],
+    ),
+    "a continuous fairness group without bands": (
+        lambda: _fairness({"column": "customer_age"}),
+        lambda: None,
+        ["evaluate.fairness.groups.0.column: 'customer_age' is a numeric integer column without allowed values (rule:"],
+    ),
+    "bands over a text column": (
+        lambda: _fairness({"column": "channel", "bands": [1, 2]}),
+        lambda: None,
+        ["evaluate.fairness.groups.0.bands: 'channel' is a string column (rule: bands cut a numeric column"],
+    ),
+    "a fairness group listed twice": (
+        lambda: _fairness({"column": "channel"}, {"column": "channel"}),
+        lambda: None,
+        ["evaluate.fairness.groups.1.column: 'channel' is listed twice (rule: one grouping per column)"],
+    ),
     "a slice that is no column": (
         lambda: _edit(evaluate={"slices": ["channel", "chanel"]}),
         lambda: None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from mlops_template.core.config import (
     ClassWeightChoice,
+    FairnessParams,
     FeaturizeParams,
     FloatRange,
     IntRange,
@@ -68,6 +69,41 @@ def slice_problems(slices: tuple[str, ...], contract: ContractSpec) -> list[str]
             problems.append(
                 f"{where} is a {role} column without allowed values "
                 f"(rule: a slice groups rows by a categorical column or one with declared allowed values: {choices})"
+            )
+    return problems
+
+
+# Groups for the fairness audit: never the id (one row each), the event time or the label.
+FAIRNESS_EXCLUDED_ROLES = ("id", "event_time", "label")
+
+
+def fairness_problems(fairness: FairnessParams, contract: ContractSpec) -> list[str]:
+    """`evaluate.fairness.groups`: each a column of the contract that groups rows, by its values (a
+    categorical column or one with allowed values) or cut into `bands` (a numeric dtype), once."""
+    problems = []
+    seen: set[str] = set()
+    names = [c.name for c in contract.columns if c.role not in FAIRNESS_EXCLUDED_ROLES]
+    for index, group in enumerate(fairness.groups):
+        where = f"evaluate.fairness.groups.{index}.column: {group.column!r}"
+        if group.column in seen:
+            problems.append(f"{where} is listed twice (rule: one grouping per column)")
+            continue
+        seen.add(group.column)
+        if group.column not in {column.name for column in contract.columns}:
+            problems.append(f"{where} is not a column of the contract (choose from {names})")
+            continue
+        column = contract.column(group.column)
+        if column.role in FAIRNESS_EXCLUDED_ROLES:
+            problems.append(f"{where} is the {column.role} column (rule: group by any other column: {names})")
+        elif group.bands is not None and column.dtype not in {"integer", "float"}:
+            problems.append(
+                f"evaluate.fairness.groups.{index}.bands: {group.column!r} is a {column.dtype} column "
+                "(rule: bands cut a numeric column; group a text column by its values, without bands)"
+            )
+        elif group.bands is None and column.role != "categorical" and not column.allowed:
+            problems.append(
+                f"{where} is a {column.role} {column.dtype} column without allowed values (rule: group by a "
+                "categorical column or one with declared allowed values, or give numeric columns bands)"
             )
     return problems
 
@@ -146,6 +182,7 @@ def problems(params: Params, contract: ContractSpec, default: ContractSpec, cont
     found = [
         *featurize_problems(params.featurize, contract),
         *slice_problems(params.evaluate.slices, contract),
+        *fairness_problems(params.evaluate.fairness, contract),
         *drift_problems(params.monitor.drift, contract),
         *tune_problems(params, contract),
     ]

@@ -60,6 +60,7 @@ def build(
     metrics: dict[str, Any],
     slices: dict[str, Any],
     weeks: dict[str, list[str]],
+    fairness: dict[str, Any] | None = None,
     quality: dict[str, Any],
     data: dict[str, Any],
 ) -> dict[str, Any]:
@@ -90,6 +91,7 @@ def build(
         "data": {"version": data, "weeks": weeks, "quality": quality},
         "metrics": metrics,
         "slices": slices,
+        "fairness": fairness,
         "validation": served.metadata["validation"],
         "params": params.model_dump(mode="json"),
         "schema": contract_summary(),
@@ -108,6 +110,65 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
     return str(value)
+
+
+def _ci(entry: dict[str, Any] | None) -> str:
+    if entry is None:
+        return "n/a"
+    return f"{entry['value']:.4f} [{entry['low']:.4f}, {entry['high']:.4f}]"
+
+
+GAP_WORDS = {
+    "recall": "recall gap",
+    "false_positive_rate": "false positive rate gap",
+    "equalized_odds": "equalized odds difference",
+    "flagged_share_ratio": "flagged-share ratio (1 is parity)",
+}
+
+
+def fairness_lines(audit: dict[str, Any] | None, positive: str) -> list[str]:
+    """The fairness section: per grouping, each group's rates at the threshold and the largest gaps."""
+    if not audit or not audit.get("groupings"):
+        return ["", "## Fairness", "", "No groups declared (params.yaml `evaluate.fairness.groups`)."]
+    rules = audit["rules"]
+    lines = [
+        "",
+        "## Fairness (at the threshold)",
+        "",
+        (
+            f"Groups from params.yaml `evaluate.fairness`, {rules['confidence']:.0%} bootstrap intervals "
+            f"({rules['resamples']} resamples). A group with fewer than {rules['min_rows']} rows or "
+            f"{rules['min_positives']} {positive} rows is too small to judge, and is left out of the gaps."
+        ),
+    ]
+    for column, found in audit["groupings"].items():
+        lines += [
+            "",
+            f"### {column}",
+            "",
+            f"| group | rows | {positive} | false positive rate | recall | flagged share | precision |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for name, group in found["groups"].items():
+            counts = f"| {name} | {group['rows']['value']} | {group['positives']['value']} "
+            if group["too_small"]:
+                lines.append(counts + f"| {group['too_small']} | | | |")
+            else:
+                cells = (_ci(group[m]) for m in ("false_positive_rate", "recall", "flagged_share", "precision"))
+                lines.append(counts + "| " + " | ".join(cells) + " |")
+        lines.append("")
+        for metric, gap in found["gaps"].items():
+            if gap["value"] is None:
+                lines.append(f"- {GAP_WORDS[metric]}: not measured ({gap['reason']})")
+            else:
+                pair = (
+                    (gap["lowest"], gap["highest"])
+                    if metric == "flagged_share_ratio"
+                    else (gap["highest"], gap["lowest"])
+                )
+                between = f"{pair[0]} {'/' if metric == 'flagged_share_ratio' else 'minus'} {pair[1]}"
+                lines.append(f"- {GAP_WORDS[metric]}: {_ci(gap)} ({between})")
+    return lines
 
 
 def render_markdown(card: dict[str, Any]) -> str:
@@ -150,6 +211,7 @@ def render_markdown(card: dict[str, Any]) -> str:
             f"| {_fmt(m['average_precision'])} | {_fmt(m['recall'])} |"
             for value, m in values.items()
         )
+    lines += fairness_lines(card.get("fairness"), positive)
     lines += [
         "",
         "## Data",

@@ -1,4 +1,4 @@
-"""Stage `evaluate`: test metrics against a baseline, slices, DVC plots and the model card."""
+"""Stage `evaluate`: test metrics against a baseline, slices, the fairness audit, DVC plots and the model card."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from sklearn.metrics import average_precision_score
 from mlops_template.core import io
 from mlops_template.core.config import EvaluateParams, Params
 from mlops_template.core.errors import StageInputError
-from mlops_template.core.params_check import slice_problems
+from mlops_template.core.params_check import fairness_problems, slice_problems
 from mlops_template.data import schema
 from mlops_template.data.splits import read_split
-from mlops_template.model import model_card
+from mlops_template.model import fairness, model_card
 from mlops_template.model.artifact import ServedModel
 from mlops_template.model.features import INPUT_COLUMNS
 from mlops_template.model.metrics import (
@@ -105,12 +105,33 @@ def evaluate(
     return metrics, slices, plots
 
 
+def fairness_audit(params: Params, served: ServedModel, test: pd.DataFrame) -> dict[str, Any]:
+    """The fairness audit of the served model at its threshold (reports/fairness.json): the groups of
+    `evaluate.fairness`, each group's rates with intervals, and the largest gaps."""
+    settings = params.evaluate.fairness
+    mistakes = fairness_problems(settings, schema.active())  # the words of `params check`
+    if mistakes:
+        raise StageInputError("\n".join(mistakes))
+    labels = test[schema.LABEL].to_numpy(dtype=int)
+    flagged = served_scores(served, test) >= served.threshold
+    found = fairness.audit(
+        labels,
+        {"model": flagged},
+        fairness.groupings(test, settings.groups),
+        settings,
+        seed=params.base.seed,
+        positive=schema.POSITIVE_CLASS,
+    )
+    return {"threshold": served.threshold, "model_version": served.version, **found.as_json("model")}
+
+
 def run(
     params: Params, *, served_dir: Path, ingest_dir: Path, data_dvc: Path, quality_path: Path, reports_dir: Path
 ) -> dict[str, Any]:
     served = ServedModel.load(served_dir)
     test = read_split(ingest_dir / "test.parquet")
     metrics, slices, plots = evaluate(params, served, test)
+    audited = fairness_audit(params, served, test)
     weeks = io.read_json(ingest_dir / "weeks.json")
     quality = io.read_json(quality_path) if quality_path.is_file() else {}
     card = model_card.build(
@@ -118,6 +139,7 @@ def run(
         served,
         metrics=metrics,
         slices=slices,
+        fairness=audited,
         weeks=weeks,
         quality=quality,
         data=model_card.data_version(data_dvc),
@@ -125,6 +147,7 @@ def run(
     markdown = model_card.render_markdown(card)
     io.write_json(reports_dir / "metrics.json", metrics)
     io.write_json(reports_dir / "slices.json", slices)
+    io.write_json(reports_dir / "fairness.json", audited)
     for name, frame in plots.items():
         io.write_csv(reports_dir / "plots" / f"{name}.csv", frame)
     io.write_json(reports_dir / "model_card.json", card)
