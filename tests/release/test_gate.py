@@ -109,9 +109,12 @@ def test_the_first_model_writes_stable_evidence(
         "difference",
         "rules",
         "bootstrap",
+        "fairness",
+        "slices",
     }
     assert evidence["champion"] is None
     assert evidence["difference"] is None
+    assert evidence["slices"] is None  # no champion: no change to report
     assert evidence["weeks"] == json.loads((root / "artifacts/ingest/weeks.json").read_text())["test"]
     metrics = json.loads((root / "reports/metrics.json").read_text())
     assert evidence["rows"] == metrics["test"]["rows"]

@@ -221,9 +221,39 @@ class GateMetricRule(_Section):
     min_gain: Share = Field(description="A gain is meaningful at this size or more, with a lower bound above 0.")
 
 
+class GateGapRule(_Section):
+    """A gap between groups (highest minus lowest rate); null turns a rule off."""
+
+    max_gap: Share | None = Field(None, description="Fail when the gap's lower bound is above this.")
+    max_increase: Share | None = Field(None, description="Fail when the growth's lower bound is above this.")
+
+
+class GateRatioRule(_Section):
+    """The flagged-share ratio (lowest over highest group: 1 is parity); null turns a rule off."""
+
+    min_ratio: Share | None = Field(None, description="Fail when the ratio's upper bound is below this.")
+    max_decrease: Share | None = Field(None, description="Fail when the fall's lower bound is above this.")
+
+
+class GateFairnessParams(_Section):
+    """Rules on the fairness audit's gaps (groups: evaluate.fairness), for every grouping."""
+
+    recall: GateGapRule = GateGapRule()
+    false_positive_rate: GateGapRule = GateGapRule()
+    flagged_share_ratio: GateRatioRule = GateRatioRule()
+
+
+class GateSliceParams(_Section):
+    """When the PR report calls a slice's change better or worse (else: within noise)."""
+
+    min_positives: int = Field(20, ge=1, description="Fewer positives in the slice: always within noise.")
+
+
 class GateParams(_Section):
     average_precision: GateMetricRule = GateMetricRule(floor=0.2, max_regression=0.03, min_gain=0.005)
     recall: GateMetricRule = GateMetricRule(floor=0.2, max_regression=0.10, min_gain=0.01)
+    fairness: GateFairnessParams = GateFairnessParams()
+    slices: GateSliceParams = GateSliceParams()
     require_gain: bool = Field(False, description="Fail a candidate that is not meaningfully better.")
     resamples: int = Field(1000, ge=100, le=100_000)
     confidence: float = Field(0.95, gt=0.5, lt=1.0)

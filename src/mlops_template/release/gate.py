@@ -25,6 +25,21 @@ The decision, in this order, with the rules of params.yaml `gate:` (one set per 
    refactor or a params change that is neutral must be mergeable; non-inferiority (3.) already
    protects production. Teams that deploy only improvements set `require_gain: true`.
 
+Fairness (params.yaml `gate.fairness`, on the groups of `evaluate.fairness`, model/fairness.py): both
+models are audited on the same rows with the same resamples, so each gap (recall, false positive rate:
+highest minus lowest group; flagged-share ratio: lowest over highest) has each model's interval and a
+paired interval of its change. A fairness rule fails only on evidence, because the largest of several
+noisy group differences is inflated by chance (a rule on the point estimate would fail fair models):
+5. A gap whose lower bound is above its `max_gap` (a ratio whose upper bound is below its `min_ratio`)
+   FAILS with the floors (1.), champion or not: the data show a gap larger than allowed.
+6. A gap whose growth against the champion has a lower bound above `max_increase` (a ratio whose fall
+   has one above `max_decrease`) FAILS with non-inferiority (3.): the change widened it, by evidence.
+Null turns a rule off. Groups too small to judge are left out of the gaps (model/fairness.py).
+
+The evidence also carries, for the PR report, each slice's paired change (model/slice_changes.py):
+called better or worse only when the slice has `gate.slices.min_positives` positives and the
+interval excludes zero.
+
 Output: the evidence as stable JSON (a DVC metric: `dvc metrics diff` shows it), the reason in one
 line on stdout, exit status 0 (pass), 1 (fail) or 2 (a user error).
 """
@@ -36,16 +51,19 @@ import contextlib
 import logging
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mlops_template.core.command import EXIT_FAILED, EXIT_OK, params_argument, run_command
-from mlops_template.core.config import GATE_METRICS, GateParams
+from mlops_template.core.config import GATE_METRICS, FairnessParams, GateParams
 from mlops_template.core.errors import MlopsTemplateError
 from mlops_template.model.statistics import Bootstrap, Interval, Statistic, average_precision, paired_bootstrap, recall
+
+if TYPE_CHECKING:
+    from mlops_template.model.fairness import Audit
 
 logger = logging.getLogger(__name__)
 
@@ -71,13 +89,15 @@ def _ci(interval: Interval, confidence: float) -> str:
     return f"{confidence:.0%} CI [{interval.low:+.4f}, {interval.high:+.4f}]"
 
 
-def decide(result: Bootstrap, rules: GateParams) -> tuple[str, str]:
-    """(decision, reason in one line) by the rules in this module's docstring."""
+def decide(result: Bootstrap, rules: GateParams, fairness: tuple[list[str], list[str]] = ([], [])) -> tuple[str, str]:
+    """(decision, reason in one line) by the rules in this module's docstring. `fairness`: the reasons
+    of the fairness rules that failed, (gaps too large, gaps that grew too much): see `fairness_rules`."""
+    too_wide, grew = fairness
     below = [
         f"{name} {result.candidate[name].value:.4f} is below its floor {rules.rule(name).floor:.4f}"
         for name in GATE_METRICS
         if result.candidate[name].value < rules.rule(name).floor
-    ]
+    ] + too_wide
     if below:
         return FAIL, "; ".join(below)
     if result.difference is None:
@@ -89,7 +109,7 @@ def decide(result: Bootstrap, rules: GateParams) -> tuple[str, str]:
         f"(difference {diff[name].value:+.4f}, {_ci(diff[name], rules.confidence)})"
         for name in GATE_METRICS
         if diff[name].low < -rules.rule(name).max_regression
-    ]
+    ] + grew
     if regressed:
         return FAIL, "; ".join(regressed)
     gains = [
@@ -105,6 +125,67 @@ def decide(result: Bootstrap, rules: GateParams) -> tuple[str, str]:
     return PASS, f"no meaningful gain over the champion, no regression beyond the margins (note): {shown}"
 
 
+GAP_WORDS = {"recall": "recall gap", "false_positive_rate": "false positive rate gap"}
+
+
+def fairness_rules(audited: Audit, rules: GateParams) -> tuple[dict[str, Any], tuple[list[str], list[str]]]:
+    """The fairness evidence (per grouping and gap: candidate, champion, paired change, rule, verdict)
+    and the reasons of the rules that failed: (gaps too large, gaps that grew too much)."""
+    ci = f"{rules.confidence:.0%} CI"
+    too_wide: list[str] = []
+    grew: list[str] = []
+    evidence: dict[str, Any] = {}
+    change = audited.differences.get("candidate", {})
+    for column, result in audited.models["candidate"].items():
+        evidence[column] = {}
+        for metric in (*GAP_WORDS, "flagged_share_ratio"):
+            gap = result.gaps[metric]
+            old = audited.models["champion"][column].gaps[metric] if "champion" in audited.models else None
+            moved = change.get(column, {}).get(metric)
+            rule = getattr(rules.fairness, metric)
+            failures: list[str] = []
+            if gap.interval is not None and metric in GAP_WORDS:
+                where = f"fairness: {column} {GAP_WORDS[metric]} {gap.interval.value:.4f}"
+                bounds = f"{ci} [{gap.interval.low:.4f}, {gap.interval.high:.4f}], {gap.highest} minus {gap.lowest}"
+                if rule.max_gap is not None and gap.interval.low > rule.max_gap:
+                    too_wide.append(f"{where} ({bounds}) is above gate.fairness.{metric}.max_gap {rule.max_gap:.4f}")
+                    failures.append("max_gap")
+                if rule.max_increase is not None and moved is not None and moved.low > rule.max_increase:
+                    grew.append(
+                        f"fairness: {column} {GAP_WORDS[metric]} grew by {moved.value:+.4f} ({ci} "
+                        f"[{moved.low:+.4f}, {moved.high:+.4f}]), more than gate.fairness.{metric}.max_increase "
+                        f"{rule.max_increase:.4f}"
+                    )
+                    failures.append("max_increase")
+            elif gap.interval is not None:
+                where = f"fairness: {column} flagged-share ratio {gap.interval.value:.4f}"
+                bounds = f"{ci} [{gap.interval.low:.4f}, {gap.interval.high:.4f}], {gap.lowest} over {gap.highest}"
+                if rule.min_ratio is not None and gap.interval.high < rule.min_ratio:
+                    too_wide.append(
+                        f"{where} ({bounds}) is below gate.fairness.{metric}.min_ratio {rule.min_ratio:.4f}"
+                    )
+                    failures.append("min_ratio")
+                if rule.max_decrease is not None and moved is not None and -moved.high > rule.max_decrease:
+                    grew.append(
+                        f"fairness: {column} flagged-share ratio fell by {-moved.value:.4f} ({ci} "
+                        f"[{moved.low:+.4f}, {moved.high:+.4f}]), more than "
+                        f"gate.fairness.{metric}.max_decrease {rule.max_decrease:.4f}"
+                    )
+                    failures.append("max_decrease")
+            evidence[column][metric] = {
+                "candidate": gap.as_json(),
+                "champion": old.as_json() if old is not None else None,
+                "difference": _rounded(moved),
+                "rule": rule.model_dump(mode="json"),
+                "failed": failures,
+            }
+    return evidence, (too_wide, grew)
+
+
+def _rounded(interval: Interval | None) -> dict[str, float] | None:
+    return None if interval is None else {k: v + 0.0 for k, v in interval.as_dict().items()}
+
+
 def report(
     result: Bootstrap,
     rules: GateParams,
@@ -113,9 +194,12 @@ def report(
     weeks: list[str],
     candidate: Mapping[str, Any],
     champion: Mapping[str, Any] | None,
+    audited: Audit | None = None,
+    slices: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The evidence as a JSON-ready dict (the shape of reports/gate.json)."""
-    decision, reason = decide(result, rules)
+    fairness, failed = fairness_rules(audited, rules) if audited is not None else (None, ([], []))
+    decision, reason = decide(result, rules, failed)
 
     def side(info: Mapping[str, Any], intervals: dict[str, Interval]) -> dict[str, Any]:
         return {
@@ -135,7 +219,9 @@ def report(
         "difference": (
             {name: interval.as_dict() for name, interval in result.difference.items()} if result.difference else None
         ),
-        "rules": {name: dumped[name] for name in (*GATE_METRICS, "require_gain")},
+        "rules": {name: dumped[name] for name in (*GATE_METRICS, "require_gain", "fairness", "slices")},
+        "fairness": fairness,
+        "slices": slices,
         "bootstrap": {
             "resamples": rules.resamples,
             "confidence": rules.confidence,
@@ -160,9 +246,18 @@ def _score(served_dir: Path, rows: Any) -> tuple[dict[str, Any], np.ndarray]:
 
 
 def run(
-    rules: GateParams, *, candidate_dir: Path, champion_dir: Path | None, rows_path: Path, weeks_path: Path | None
+    rules: GateParams,
+    *,
+    candidate_dir: Path,
+    champion_dir: Path | None,
+    rows_path: Path,
+    weeks_path: Path | None,
+    fairness: FairnessParams | None = None,
+    slices: Sequence[str] = (),
+    min_slice_rows: int = 100,
 ) -> dict[str, Any]:
-    """Score both models on the rows, bootstrap, decide: the evidence dict."""
+    """Score both models on the rows, bootstrap, audit the groups of `fairness`, compare the `slices`,
+    decide: the evidence dict."""
     from mlops_template.core import io  # noqa: PLC0415
     from mlops_template.data import schema  # noqa: PLC0415
     from mlops_template.data.splits import read_split  # noqa: PLC0415
@@ -172,9 +267,22 @@ def run(
     candidate, candidate_scores = _score(candidate_dir, frame)
     statistics = model_statistics(labels, candidate_scores, candidate["threshold"])
     champion, champion_statistics = None, None
+    flagged = {"candidate": candidate_scores >= candidate["threshold"]}
+    changes = None
     if champion_dir is not None:
         champion, champion_scores = _score(champion_dir, frame)
         champion_statistics = model_statistics(labels, champion_scores, champion["threshold"])
+        flagged = {"champion": champion_scores >= champion["threshold"], **flagged}  # the reference first
+        changes = _slice_changes(
+            frame,
+            labels,
+            champion=(champion_scores, champion["threshold"]),
+            candidate=(candidate_scores, candidate["threshold"]),
+            rules=rules,
+            columns=slices,
+            min_rows=min_slice_rows,
+        )
+    audited = _audit(frame, labels, flagged, fairness, rules) if fairness is not None and fairness.groups else None
     result = paired_bootstrap(
         len(labels),
         statistics,
@@ -186,7 +294,60 @@ def run(
     weeks: list[str] = []
     if weeks_path is not None and weeks_path.is_file():
         weeks = list(io.read_json(weeks_path).get("test", []))
-    return report(result, rules, rows=len(labels), weeks=weeks, candidate=candidate, champion=champion)
+    return report(
+        result,
+        rules,
+        rows=len(labels),
+        weeks=weeks,
+        candidate=candidate,
+        champion=champion,
+        audited=audited,
+        slices=changes,
+    )
+
+
+def _audit(
+    frame: Any, labels: np.ndarray, flagged: dict[str, np.ndarray], fairness: FairnessParams, rules: GateParams
+) -> Audit:
+    """Both models' fairness audits on the rows, paired (the gate's resamples, confidence and seed)."""
+    from mlops_template.data import schema  # noqa: PLC0415
+    from mlops_template.model import fairness as audit  # noqa: PLC0415 - pandas, fairlearn
+
+    return audit.audit(
+        labels,
+        flagged,
+        audit.groupings(frame, fairness.groups),
+        fairness,
+        seed=rules.seed,
+        positive=schema.POSITIVE_CLASS,
+        resamples=rules.resamples,
+        confidence=rules.confidence,
+    )
+
+
+def _slice_changes(
+    frame: Any,
+    labels: np.ndarray,
+    *,
+    champion: tuple[np.ndarray, float],
+    candidate: tuple[np.ndarray, float],
+    rules: GateParams,
+    columns: Sequence[str],
+    min_rows: int,
+) -> list[dict[str, Any]]:
+    from mlops_template.model.slice_changes import Scored, slice_changes  # noqa: PLC0415
+
+    return slice_changes(
+        frame,
+        labels,
+        {"champion": Scored(*champion), "candidate": Scored(*candidate)},
+        columns,
+        min_rows=min_rows,
+        min_positives=rules.slices.min_positives,
+        resamples=rules.resamples,
+        confidence=rules.confidence,
+        seed=rules.seed,
+    )
 
 
 def _arguments() -> argparse.ArgumentParser:
@@ -236,6 +397,9 @@ def _gate(args: argparse.Namespace) -> int:
             champion_dir=champion_dir,
             rows_path=args.rows,
             weeks_path=weeks_path,
+            fairness=params.evaluate.fairness,
+            slices=params.evaluate.slices,
+            min_slice_rows=params.evaluate.min_slice_rows,
         )
     io.write_json(args.out, evidence)
     if args.set_alias:
