@@ -28,6 +28,7 @@ FORWARDED = {
     "log": "the prediction log: `log ship` copies an API's SQLite log to Parquet segments (S3 or a directory)",
     "monitor": "judge a window of the prediction log against the reference profile (`monitor --help`)",
     "tune": "search train.model's params over walk-forward folds; report and propose a params.yaml diff",
+    "compare": "models side by side on the test rows (REFs: revisions, aliases, dirs, baseline); --ablate",
     "simulate": "run the closed loop week by week: serve, monitor, retrain, gate (`simulate --help`)",
     "init": "make the template yours: rename the package, command, image and model (`init --help`)",
 }
@@ -41,6 +42,7 @@ FORWARDED_MODULES = {
     "log": "monitoring.segments.shipper",
     "monitor": "monitoring.monitor",
     "tune": "experiments.tune",
+    "compare": "experiments.compare.command",
     "simulate": "tools.simulate.command",
     "init": "tools.init",
 }
