@@ -17,6 +17,7 @@ from mlops_template.core.errors import ConfigError
 from mlops_template.serving.app import create_app
 from mlops_template.serving.auth import (
     BARE_KEY_SCOPES,
+    KEY_PATHS,
     PUBLIC_PATHS,
     RESERVED_SCOPES,
     ROUTE_SCOPES,
@@ -43,6 +44,10 @@ PROTECTED: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/v1/model", None),
     ("POST", "/v1/admin/reload", None),
     ("GET", "/openapi.json", None),
+    ("GET", "/v1/monitor", None),
+    ("GET", "/v1/review/queue", None),
+    ("GET", "/v1/review/summary", None),
+    ("GET", "/v1/me", None),  # any valid key (KEY_PATHS)
     ("GET", "/no/such/path", None),  # unknown paths too: no key, no map of the API
 ]
 # One key per scope, each holding that scope only (built in the matrix test's app).
@@ -297,10 +302,11 @@ def test_start_up_logs_one_line_per_key_with_its_scopes_and_warns_about_bare_key
 
 def test_every_route_the_app_serves_is_public_or_has_one_scope(app: FastAPI) -> None:
     served = {route.path for route in app.routes if isinstance(route, Route)}
-    assert served - PUBLIC_PATHS == set(ROUTE_SCOPES)  # nothing unscoped, nothing stale in the table
+    assert served - PUBLIC_PATHS - KEY_PATHS == set(ROUTE_SCOPES)  # nothing unscoped, nothing stale in the table
+    assert not KEY_PATHS & set(ROUTE_SCOPES)
     assert set(ROUTE_SCOPES.values()) <= set(SCOPES)
-    # Every scope opens a route, except the ones declared ahead of theirs.
-    assert set(SCOPES) - set(ROUTE_SCOPES.values()) == RESERVED_SCOPES == {"review"}
+    # Every scope opens a route, except the ones declared ahead of theirs (none since the review queue).
+    assert set(SCOPES) - set(ROUTE_SCOPES.values()) == RESERVED_SCOPES == set()
 
 
 def test_the_route_to_scope_table() -> None:
@@ -310,6 +316,9 @@ def test_the_route_to_scope_table() -> None:
         "/v1/model": "predict",
         "/openapi.json": "predict",
         "/v1/feedback": "feedback",
+        "/v1/monitor": "predict",
+        "/v1/review/queue": "review",
+        "/v1/review/summary": "review",
         "/v1/admin/reload": "admin",
     }
 
@@ -371,7 +380,10 @@ def test_the_openapi_names_each_operations_scope(client: TestClient) -> None:
             if path in PUBLIC_PATHS:
                 assert "security" not in operation
                 continue
+            if path in KEY_PATHS:
+                assert operation["security"] == [{"ApiKeyHeader": []}, {"BearerAuth": []}]
+                continue
             needed = ROUTE_SCOPES[path]
             assert operation["security"] == [{"ApiKeyHeader": [needed]}, {"BearerAuth": [needed]}]
             assert f"`{needed}`" in operation["responses"]["403"]["description"]
-    assert "`review` (reserved: no route yet)" in schema["info"]["description"]
+    assert "`review` (/v1/review/queue, /v1/review/summary)" in schema["info"]["description"]

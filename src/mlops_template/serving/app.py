@@ -32,6 +32,7 @@ from starlette.routing import Route
 
 from mlops_template import __version__
 from mlops_template.serving.auth import (
+    KEY_PATHS,
     PUBLIC_PATHS,
     ROUTE_SCOPES,
     SCHEMES,
@@ -50,8 +51,9 @@ from mlops_template.serving.state import ModelHolder, ServingState
 TITLE = "mlops-template model API"
 DESCRIPTION = """Predictions with probabilities and confidence, explanations and feedback for the model
 exported by the pipeline. Request bodies follow the model's data contract (`contract.json`): the
-schemas below are built from it when the model loads. Every route but /health, /ready and /metrics
-needs an API key (`Authorization: Bearer <key>` or `X-API-Key: <key>`) that holds the route's scope
+schemas below are built from it when the model loads. Every route but /health, /ready, /metrics and
+the page for people (GET /, not described here) needs an API key (`Authorization: Bearer <key>` or
+`X-API-Key: <key>`); /v1/me answers any valid key with its scopes, every other route needs its own scope
 (each operation's `security` names it; a key without it gets a 403 naming it): """
 
 
@@ -120,14 +122,15 @@ def _openapi(app: FastAPI, state: ServingState) -> dict[str, Any]:
         for path, operations in schema["paths"].items():
             if path in PUBLIC_PATHS:
                 continue
-            # OpenAPI 3.1 lets a non-OAuth security requirement list the roles it needs: here, the one scope.
-            needed = ROUTE_SCOPES[path]
+            # OpenAPI 3.1 lets a non-OAuth security requirement list the roles it needs: here, the one scope
+            # (none for a path any valid key may call).
+            needed = None if path in KEY_PATHS else ROUTE_SCOPES[path]
             for operation in operations.values():
-                operation["security"] = [{name: [needed]} for name in SCHEMES]
+                operation["security"] = [{name: [needed] if needed else []} for name in SCHEMES]
                 for status, response in AUTH_RESPONSES.items():
                     content = {JSON: {"schema": error}}
                     described = response["description"]
-                    if status == HTTPStatus.FORBIDDEN:
+                    if status == HTTPStatus.FORBIDDEN and needed:
                         described = f"Wrong API key, or a key without the scope `{needed}`."
                     operation["responses"][str(status)] = {"description": described, "content": content}
     app.openapi_schema = schema

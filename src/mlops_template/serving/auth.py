@@ -3,7 +3,7 @@
 A request presents its key as `Authorization: Bearer <key>` or `X-API-Key: <key>` (the latter wins
 when both are sent). No key: 401; a key that matches none: 403; a known key without the scope the
 route needs: 403 naming that scope. The check is a pure ASGI middleware in front of every route
-except the public ones (health, readiness, metrics), so it runs before the body is read and before
+except the public ones (health, readiness, metrics, the page's files), so it runs before the body is read and before
 routing: an unauthenticated client learns nothing about the API, not even which paths exist. Keys
 are never logged, echoed or kept in memory as text after start-up.
 
@@ -12,7 +12,8 @@ needs (OWASP API5, broken function-level authorization: holding a key must not m
 function). A key declares its scopes beside it, `<key>:<scope>+<scope>`, in `MLOPS_API_KEYS` (entries
 comma separated) or in `MLOPS_API_KEYS_FILE` (one entry a line). A bare key, as every key was before
 scopes existed, keeps what clients did with it (`predict` and `feedback`) and loses `admin`: a
-reload, or a future review queue that shows other clients' inputs, must be granted by name.
+reload, or the review queue that shows other clients' inputs, must be granted by name. `GET /v1/me`
+answers any valid key with its own scopes (the page shows only the tabs they open).
 """
 
 from __future__ import annotations
@@ -35,7 +36,13 @@ from mlops_template.serving.settings import ServingSettings
 logger = logging.getLogger(__name__)
 
 MIN_KEY_LENGTH = 16
-PUBLIC_PATHS = frozenset({"/health", "/ready", "/metrics"})
+# The page's own files are public: a browser cannot send a key when it opens a page, and they hold no data
+# (every call the page makes presents the key). Listed here, not in serving/page.py, so this file stays the
+# one table of who may reach what.
+PAGE_PATHS = frozenset({"/", "/ui", "/page/page.js", "/page/page.css"})
+PUBLIC_PATHS = frozenset({"/health", "/ready", "/metrics"}) | PAGE_PATHS
+# Paths any valid key may call, whatever its scopes: what the key itself may do (the page asks it once).
+KEY_PATHS = frozenset({"/v1/me"})
 SCHEMES = {
     "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
     "BearerAuth": {"type": "http", "scheme": "bearer", "description": "the API key as a bearer token"},
@@ -43,7 +50,7 @@ SCHEMES = {
 
 PREDICT, FEEDBACK, REVIEW, ADMIN = "predict", "feedback", "review", "admin"
 SCOPES = (PREDICT, FEEDBACK, REVIEW, ADMIN)  # every scope a key may declare, in the order logs show them
-RESERVED_SCOPES = frozenset({REVIEW})  # declared ahead of its route (the review queue reads the prediction log)
+RESERVED_SCOPES: frozenset[str] = frozenset()  # scopes declared ahead of their routes (none today)
 BARE_KEY_SCOPES = frozenset({PREDICT, FEEDBACK})  # what a key declared without scopes may do
 SCOPE_SEPARATOR, SCOPES_SEPARATOR = ":", "+"
 
@@ -57,6 +64,9 @@ ROUTE_SCOPES: Mapping[str, str] = MappingProxyType(
         "/v1/model": PREDICT,  # the contract and the model card: what a client needs to build its requests
         "/openapi.json": PREDICT,  # the same contract, as request schemas
         "/v1/feedback": FEEDBACK,  # writes labels that the monitor turns into measured quality
+        "/v1/monitor": PREDICT,  # the monitor's last verdict: aggregates only, beside the model card
+        "/v1/review/queue": REVIEW,  # other clients' past inputs, from the prediction log
+        "/v1/review/summary": REVIEW,  # precision and recall measured on the reviewed predictions
         "/v1/admin/reload": ADMIN,  # swaps the served model
     }
 )
@@ -291,7 +301,7 @@ class ApiKeyMiddleware:
         if granted is None:
             refusal = _MISSING if key is None else _WRONG
         else:
-            needed = self.route_scopes.get(path)
+            needed = self.route_scopes.get(path)  # None: a path in KEY_PATHS, or one the router will refuse
             if needed is None or needed in granted:
                 await self.app(scope, receive, send)
                 return

@@ -44,6 +44,9 @@ class ServingSettings(BaseModel):
     cors_origins: str = Field("", description="Origins allowed by CORS, comma separated (none by default).")
     prediction_log: Path = Field(default_factory=default_prediction_log, description="The SQLite prediction log.")
     prediction_log_busy_ms: int = Field(5000, ge=0, le=60_000, description="How long a write waits for a lock.")
+    monitor_report: Path | None = Field(
+        None, description="The monitor's last summary.json (or its --out directory), shown by GET /v1/monitor."
+    )
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -1,0 +1,132 @@
+"""GET /v1/review/queue and /v1/review/summary: the human check of the model (scope `review`).
+
+The queue lists logged predictions without a label, the flagged ones first plus a random sample of
+the others; a reviewer labels each through POST /v1/feedback. The summary measures precision and
+recall on the labelled ones, with intervals (serving/review.py says how).
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.responses import Response
+
+from mlops_template.serving import review
+from mlops_template.serving.predlog import PredictionLogError
+from mlops_template.serving.routes._http import ERROR_RESPONSES, ApiError, current_model, json_response
+from mlops_template.serving.schemas import field_errors
+from mlops_template.serving.schemas import summary as errors_summary
+from mlops_template.serving.state import ServingState, serving_state
+
+router = APIRouter(prefix="/v1/review", tags=["review"])
+_RANDOM = random.SystemRandom()
+MAX_QUEUE = 100
+
+
+SIZE_PARAMETER = {
+    "name": "size",
+    "in": "query",
+    "required": False,
+    "description": "How many predictions to list.",
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_QUEUE, "default": 20},
+}
+
+
+class QueueQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    size: int = Field(20, ge=1, le=MAX_QUEUE, description="How many predictions to list.")
+
+
+class QueueItem(BaseModel):
+    request_id: str
+    created_at: str
+    model_version: str
+    inputs: dict[str, object] = Field(description="The logged record, as the API validated it.")
+    probability: float
+    flagged: bool
+    threshold: float
+    why: str = Field(description="'flagged' (the model flagged it) or 'sampled' (drawn at random from the others).")
+
+
+class Queue(BaseModel):
+    classes: dict[str, str] = Field(description="The labels a reviewer gives: the contract's class names.")
+    id_column: str | None = Field(description="The contract's id column, inside `inputs`.")
+    items: list[QueueItem]
+
+
+class Share(BaseModel):
+    value: float | None
+    interval: list[float] | None
+    hits: int
+    total: int
+
+
+class Recall(BaseModel):
+    value: float | None
+    interval: list[float] | None
+
+
+class Summary(BaseModel):
+    confidence: float
+    predictions: dict[str, int] = Field(description="Predictions in the log, flagged and unflagged.")
+    reviewed: int
+    reviewed_flagged: int
+    reviewed_unflagged: int
+    precision: Share = Field(description="Labelled positive among the labelled flagged predictions (Wilson).")
+    miss_rate: Share = Field(description="Labelled positive among the labelled unflagged predictions (Wilson).")
+    recall: Recall = Field(description="Flagged positives over all positives, each stratum weighted by its size.")
+
+
+def _connection(state: ServingState) -> sqlite3.Connection:
+    try:
+        return state.predlog.connection
+    except PredictionLogError as exc:
+        raise ApiError(503, str(exc), headers={"Retry-After": "1"}) from None
+
+
+@router.get(
+    "/queue",
+    operation_id="review_queue",
+    summary="Predictions to review next",
+    description=f"Up to `size` (1 to {MAX_QUEUE}) unlabelled predictions among the newest "
+    f"{review.QUEUE_WINDOW} of the log: flagged ones first (riskiest first), then a random sample of the "
+    f"others (at least {review.SAMPLED_SHARE:.0%} of the queue), so that labels measure misses too.",
+    response_model=Queue,
+    responses={422: ERROR_RESPONSES[422], 503: ERROR_RESPONSES[503]},
+    openapi_extra={"parameters": [SIZE_PARAMETER]},
+)
+async def queue(request: Request) -> Response:
+    state = serving_state(request)
+    schemas = current_model(state).schemas
+    try:
+        query = QueueQuery.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        raise ApiError(422, errors_summary(errors), extra={"errors": errors}) from None
+    items = review.queue(_connection(state), query.size, _RANDOM)
+    contract = current_model(state).summary["contract"]
+    return json_response(
+        {
+            "classes": {"positive": schemas.positive, "negative": schemas.negative},
+            "id_column": contract.get("id"),
+            "items": [item.as_json() for item in items],
+        }
+    )
+
+
+@router.get(
+    "/summary",
+    operation_id="review_summary",
+    summary="Precision and recall on the reviewed predictions",
+    description="Counts of labelled predictions, precision (Wilson interval), the miss rate among unflagged "
+    "ones, and recall estimated from both strata, each weighted by its size in the log.",
+    response_model=Summary,
+    responses={503: ERROR_RESPONSES[503]},
+)
+async def summary(request: Request) -> Response:
+    state = serving_state(request)
+    return json_response(review.summary(review.read_counts(_connection(state))))
