@@ -127,13 +127,17 @@ def test_the_pr_report_speaks_the_contracts_words(other_words: dict[str, Any]) -
     # Given a PR whose slices got worse, and the report's words gathered from the contract
     report = revision(metrics(), metrics(ap=0.40), head_slices=slices(atm_recall=0.0), gate_json=gate_json())
     report["words"] = sources.task_words()
+    report["gate"]["slices"] = [
+        {"slice": "channel=atm", "metric": "recall", "rows": 409, "positives": 4, "champion": 0.25, "candidate": 0.0,
+         "difference": {"value": -0.25, "low": -0.5, "high": 0.0}, "verdict": "within noise", "why": "too few"}
+    ]  # fmt: skip
     head = report["data"]["head"]
     report["data"]["head"] = {**head, "quality": {**head["quality"], "test_positive_rate": 0.03}}
     # When it is rendered
     text = render.render(report)
     # Then the counts, the slice table, the data table and the calibration axis use them
     assert "| test default | 91 | 91 | | |" in text
-    assert "| slice | metric | base | head | change | rows (default) |" in text
+    assert "| slice | metric | base | head | change (95% CI, paired) | rows (default) | |" in text
     assert "| test default rate | — | 0.0300 |" in text
     assert 'y-axis "observed default rate"' in text
     assert _leftovers(text) == []

@@ -60,24 +60,91 @@ def test_a_first_run_has_no_base_to_compare() -> None:
     text = render.render(revision(None, metrics(), gate_json=gate(champion=False), first=True))
     assert "No metrics at the base revision: this is the first model." in text
     assert row(text, "average_precision") == "| average_precision (higher is better) | — | 0.4500 |  | new |"
-    assert "No slice metrics at the base revision to compare with." in text
+    assert "No paired slice comparison (the gate ran without a champion, or not at all)." in text
     assert "no champion (first model)" in text
     assert "| data version (data.dvc md5) | — | `466db64d.dir` |" in text
     roc = text.split("```mermaid")[1]
     assert roc.count("    line [") == 1  # only the head's curve
 
 
-def test_a_slice_regression_is_listed_worst_first() -> None:
-    worse = slices(atm_recall=0.0)
-    worse["channel"]["pos"]["average_precision"] = 0.335  # fell by 0.005: within the tolerance
-    worse["channel"]["pos"]["roc_auc"] = 0.70
-    text = render.render(revision(metrics(), metrics(), head_slices=worse))
-    section = text.split("### Slices that got worse")[1].split("###")[0]
-    listed = [line for line in section.splitlines() if line.startswith("| `")]
-    assert listed == [
-        "| `channel=atm` | recall | 0.2500 | 0.0000 | ▼ -0.2500 | 409 (4) |",
-        "| `channel=pos` | roc_auc | 0.8000 | 0.7000 | ▼ -0.1000 | 3041 (36) |",
+def _change(name: str, metric: str, interval: tuple[float, float, float], positives: int) -> dict[str, Any]:
+    """One entry of the gate's paired slice comparison, judged as slice_changes judges it (min 20)."""
+    from mlops_template.model.slice_changes import _verdict  # noqa: PLC0415
+
+    value, low, high = interval
+    difference = {"value": value, "low": low, "high": high}
+    verdict, why = _verdict(difference, positives, 20)
+    return {"slice": name, "metric": metric, "rows": 1000, "positives": positives, "champion": 0.5,
+            "candidate": 0.5 + value, "difference": difference, "verdict": verdict, "why": why}  # fmt: skip
+
+
+def test_a_slice_change_is_called_only_beyond_noise() -> None:
+    # Given the gate's paired slice changes: one worse and one better beyond noise, one whose interval
+    # includes zero, and a big fall on 4 positives (the old report called it "worse")
+    evidence = gate()
+    evidence["rules"]["slices"] = {"min_positives": 20}
+    evidence["slices"] = [
+        _change("channel=atm", "average_precision", (-0.20, -0.45, 0.001), 4),
+        _change("channel=online", "recall", (-0.08, -0.17, -0.02), 51),
+        _change("channel=pos", "recall", (0.05, 0.01, 0.09), 36),
+        _change("channel=pos", "average_precision", (-0.02, -0.05, 0.02), 36),
     ]
+    text = render.render(revision(metrics(), metrics(), gate_json=evidence))
+    section = text.split("### Slices")[1].split("### ")[0]
+    judged, noise = section.split("<details>")
+    # Then only the changes whose interval excludes zero, on enough positives, are called, worst first
+    listed = [line for line in judged.splitlines() if line.startswith("| `")]
+    assert listed == [
+        "| `channel=online` | recall | 0.5000 | 0.4200 | -0.0800 [-0.1700, -0.0200] | 1,000 (51) | 🔻 worse |",
+        "| `channel=pos` | recall | 0.5000 | 0.5500 | +0.0500 [+0.0100, +0.0900] | 1,000 (36) | ✅ better |",
+    ]
+    # and the rest are folded, each with why it is noise
+    assert noise.startswith("<summary>Within noise (2)</summary>")
+    atm = "| `channel=atm` | average_precision | 0.5000 | 0.3000 | -0.2000 [-0.4500, +0.0010] | 1,000 (4) |"
+    assert f"{atm} 4 positives, fewer than 20 |" in noise
+    assert "| 1,000 (36) | interval includes zero |" in noise
+    assert "</details>" in noise
+
+
+def test_the_fairness_section_shows_how_each_gap_moved() -> None:
+    # Given the gate's fairness evidence: a recall gap that grew beyond its rule, and a too-small grouping
+    evidence = gate()
+    gap = {"value": 0.45, "low": 0.31, "high": 0.58, "highest": "online", "lowest": "pos"}
+    evidence["fairness"] = {
+        "channel": {
+            "recall": {
+                "candidate": gap,
+                "champion": {**gap, "value": 0.25, "low": 0.10, "high": 0.40},
+                "difference": {"value": 0.20, "low": 0.16, "high": 0.24},
+                "rule": {"max_gap": 0.3, "max_increase": 0.15},
+                "failed": ["max_gap", "max_increase"],
+            }
+        },
+        "customer_age": {
+            "recall": {
+                "candidate": {"value": None, "reason": "1 group(s) large enough to judge: a gap needs two"},
+                "champion": None,
+                "difference": None,
+                "rule": {"max_gap": 0.3, "max_increase": None},
+                "failed": [],
+            }
+        },
+    }
+    text = render.render(revision(metrics(), metrics(), gate_json=evidence))
+    section = text.split("### Fairness")[1].split("### ")[0]
+    # Then each gap reads base, head and the paired change, with the rule and what failed
+    assert (
+        "| channel | recall gap | 0.2500 [0.1000, 0.4000] | 0.4500 [0.3100, 0.5800] | +0.2000 [+0.1600, +0.2400] "
+        "| online minus pos | max_gap 0.3, max_increase 0.15 | ❌ max_gap, max_increase |"
+    ) in section
+    assert "| customer_age | recall gap | | | | 1 group(s) large enough to judge: a gap needs two | | |" in section
+
+
+def test_the_importance_chart_is_horizontal_so_every_name_reads() -> None:
+    names = {f"feature_{i}_with_a_long_name": float(i) for i in range(10)}
+    chart = charts.importance_chart(None, names)
+    assert "xychart-beta horizontal" in chart
+    assert all(f'"{name}"' in chart for name in names)
 
 
 def test_no_images_and_no_links_unless_a_tracking_server_is_set() -> None:
@@ -190,7 +257,6 @@ def test_the_command_reads_git_and_dvc(tmp_path: Path, monkeypatch: pytest.Monke
     text = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "| `train.model.learning_rate` | `0.05` | `0.1` |" in text
     assert row(text, "average_precision").endswith("| ▼ -0.0500 | 🔻 worse |")
-    assert "| `channel=atm` | recall | 0.2500 | 0.0000 |" in text
     assert "❌ **fail**" in text
     assert text.count("```mermaid") == 1  # only the ROC file exists
     # The base's legacy key is read under its new name: one row, not a vanished and a new metric

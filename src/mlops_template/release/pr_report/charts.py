@@ -35,9 +35,12 @@ def xychart(
     x_labels: Sequence[str] | None = None,
     y_range: tuple[float, float] = (0.0, 1.0),
     palette: Sequence[str] = (BASE_COLOUR, HEAD_COLOUR),
+    horizontal: bool = False,
 ) -> str:
-    """One fenced mermaid block; `series` are ("line" | "bar", values)."""
-    lines = ["```mermaid", _header(palette), "xychart-beta", f'    title "{title}"']
+    """One fenced mermaid block; `series` are ("line" | "bar", values). `horizontal` puts the x axis on the
+    left, one label per line, so that long category names never overlap (`xychart-beta horizontal`)."""
+    kind = "xychart-beta horizontal" if horizontal else "xychart-beta"
+    lines = ["```mermaid", _header(palette), kind, f'    title "{title}"']
     if x_labels is None:
         lines.append(f'    x-axis "{x_axis}" 0 --> 1')
     else:
@@ -106,7 +109,8 @@ def calibration_chart(base: Table | None, head: Table, bins: int, *, positive: s
 
 
 def importance_chart(base: dict[str, float] | None, head: dict[str, float]) -> str:
-    """Permutation importance of the head's top features: head as bars, base as a line."""
+    """Permutation importance of the head's top features: head as bars, base as a line; drawn horizontally,
+    so each feature's name is on a line of its own (vertical bars print ten names on top of each other)."""
     features = sorted(head, key=lambda name: (-head[name], name))[:TOP_FEATURES]
     values = [head[name] for name in features]
     series: list[tuple[str, Sequence[float]]] = [("bar", values)]
@@ -118,5 +122,5 @@ def importance_chart(base: dict[str, float] | None, head: dict[str, float]) -> s
     low, high = min(0.0, *values), max(0.0, *values)
     return xychart(
         "Permutation importance (average precision)", "feature", "importance", series,
-        x_labels=features, y_range=(round(low, 3), round(high * 1.05 + 1e-9, 3)), palette=palette,
+        x_labels=features, y_range=(round(low, 3), round(high * 1.05 + 1e-9, 3)), palette=palette, horizontal=True,
     )  # fmt: skip

@@ -25,8 +25,6 @@ HIGHER_IS_BETTER = {
     "brier": False,
     "calibration_error": False,
 }
-SLICE_METRICS = ("average_precision", "recall", "precision", "roc_auc")
-SLICE_TOLERANCE = 0.01  # a slice metric "got worse" when it fell by more than this
 MAX_SLICE_ROWS = 15
 EPSILON = 1e-12
 
@@ -137,43 +135,116 @@ def params_section(diff: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def worse_slices(base: Mapping[str, Any] | None, head: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """Slice metrics that fell by more than SLICE_TOLERANCE, worst first."""
-    found = []
-    for column, values in sorted((head or {}).items()):
-        for value, metrics in sorted(values.items()):
-            before = ((base or {}).get(column) or {}).get(value)
-            if not before:
-                continue
-            for name in SLICE_METRICS:
-                old, new = before.get(name), metrics.get(name)
-                if old is not None and new is not None and new < old - SLICE_TOLERANCE:
-                    where = {"slice": f"{column}={value}", "metric": name}
-                    found.append(
-                        {**where, "old": old, "new": new, **{k: metrics.get(k) for k in ("rows", "positives")}}
-                    )
-    return sorted(found, key=lambda row: (row["new"] - row["old"], row["slice"], row["metric"]))
+def _change(entry: Mapping[str, float] | None) -> str:
+    if entry is None:
+        return "—"
+    return f"{entry['value']:+.4f} [{entry['low']:+.4f}, {entry['high']:+.4f}]"
 
 
-def slices_section(base: Mapping[str, Any] | None, head: Mapping[str, Any] | None, words: Mapping[str, str]) -> str:
-    lines = ["### Slices that got worse", ""]
-    if base is None or head is None:
-        return "\n".join([*lines, "No slice metrics at the base revision to compare with."])
-    rows = worse_slices(base, head)
-    if not rows:
-        return "\n".join([*lines, f"No slice metric fell by more than {SLICE_TOLERANCE}."])
-    lines += [
-        f"| slice | metric | base | head | change | rows ({words['positive']}) |",
-        "|---|---|---:|---:|---:|---:|",
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+def slices_section(gate: Mapping[str, Any] | None, words: Mapping[str, str]) -> str:
+    """Each slice's change, from the gate's paired comparison (the champion and the candidate on the
+    same rows): better or worse only when the slice has enough positives and the interval excludes zero;
+    the rest, within noise, folded."""
+    lines = ["### Slices", ""]
+    changes = (gate or {}).get("slices")
+    if not changes:
+        return "\n".join([*lines, "No paired slice comparison (the gate ran without a champion, or not at all)."])
+    confidence = gate["bootstrap"]["confidence"] if gate else 0.95
+    least = ((gate or {}).get("rules", {}).get("slices") or {}).get("min_positives")
+    header = [
+        (f"| slice | metric | base | head | change ({confidence:.0%} CI, paired) | rows ({words['positive']}) | |"),
+        "|---|---|---:|---:|---:|---:|---|",
     ]
-    lines += [
-        f"| `{r['slice']}` | {r['metric']} | {r['old']:.4f} | {r['new']:.4f} | ▼ {r['new'] - r['old']:+.4f} "
-        f"| {r['rows']} ({r['positives']}) |"
-        for r in rows[:MAX_SLICE_ROWS]
-    ]
-    if len(rows) > MAX_SLICE_ROWS:
-        lines += ["", f"… and {len(rows) - MAX_SLICE_ROWS} more (reports/slices.json)."]
+
+    def table_row(entry: Mapping[str, Any]) -> str:
+        mark = {"better": "✅ better", "worse": "🔻 worse"}.get(entry["verdict"], entry["why"])
+        return (
+            f"| `{entry['slice']}` | {entry['metric']} | {_number(entry.get('champion'))} "
+            f"| {_number(entry.get('candidate'))} | {_change(entry.get('difference'))} "
+            f"| {entry['rows']:,} ({entry['positives']}) | {mark} |"
+        )
+
+    judged = sorted(
+        (e for e in changes if e["verdict"] in {"better", "worse"}),
+        key=lambda e: (e["verdict"] != "worse", e["difference"]["value"], e["slice"], e["metric"]),
+    )
+    rule = (
+        f"A change is called better or worse only when the slice holds at least {least} {words['positive']} "
+        "rows and its paired interval excludes zero."
+    )
+    if judged:
+        lines += [rule, "", *header, *(table_row(e) for e in judged[:MAX_SLICE_ROWS])]
+        if len(judged) > MAX_SLICE_ROWS:
+            lines += ["", f"… and {len(judged) - MAX_SLICE_ROWS} more (reports/gate.json)."]
+    else:
+        lines += [f"No slice changed beyond noise. {rule}"]
+    noise = [e for e in changes if e["verdict"] not in {"better", "worse"}]
+    if noise:
+        lines += [
+            "",
+            f"<details><summary>Within noise ({len(noise)})</summary>",
+            "",
+            *header,
+            *(table_row(e) for e in noise),
+            "",
+            "</details>",
+        ]
     return "\n".join(lines)
+
+
+GAP_NAMES = {
+    "recall": "recall gap",
+    "false_positive_rate": "false positive rate gap",
+    "flagged_share_ratio": "flagged-share ratio",
+}
+
+
+def fairness_section(gate: Mapping[str, Any] | None, words: Mapping[str, str]) -> str:
+    """How the change moved each fairness gap (the gate's audit of both models on the same rows)."""
+    lines = ["### Fairness", ""]
+    found = (gate or {}).get("fairness")
+    if not found:
+        return "\n".join([*lines, "No fairness audit (params.yaml `evaluate.fairness.groups` is empty, or no gate)."])
+    confidence = gate["bootstrap"]["confidence"] if gate else 0.95
+    lines += [
+        (
+            f"Largest gaps between groups at each model's threshold (recall and false positive rate: highest "
+            f"minus lowest group; flagged share: lowest over highest, 1 is parity), {confidence:.0%} CI; the "
+            f"change is paired (both models on the same resamples). Groups with too few rows or {words['positive']} "
+            "rows are left out (reports/fairness.json)."
+        ),
+        "",
+        f"| group by | gap | base | head | change ({confidence:.0%} CI) | groups (head) | rule | |",
+        "|---|---|---:|---:|---:|---|---|---|",
+    ]
+    for column, gaps in found.items():
+        for metric, entry in gaps.items():
+            head, base = entry["candidate"], entry.get("champion")
+            if head.get("value") is None:
+                lines.append(f"| {column} | {GAP_NAMES[metric]} | | | | {head.get('reason')} | | |")
+                continue
+            pair = (
+                f"{head['lowest']} / {head['highest']}"
+                if metric == "flagged_share_ratio"
+                else f"{head['highest']} minus {head['lowest']}"
+            )
+            rule = ", ".join(f"{key} {value}" for key, value in entry["rule"].items() if value is not None) or "off"
+            mark = "❌ " + ", ".join(entry["failed"]) if entry["failed"] else ""
+            lines.append(
+                f"| {column} | {GAP_NAMES[metric]} | {_ci(base)} | {_ci(head)} | {_change(entry.get('difference'))} "
+                f"| {pair} | {rule} | {mark} |"
+            )
+    return "\n".join(lines)
+
+
+def _ci(entry: Mapping[str, Any] | None) -> str:
+    if not entry or entry.get("value") is None:
+        return "—"
+    return f"{entry['value']:.4f} [{entry['low']:.4f}, {entry['high']:.4f}]"
 
 
 def data_section(base: Mapping[str, Any] | None, head: Mapping[str, Any], words: Mapping[str, str]) -> str:
@@ -294,7 +365,8 @@ def render(report: Mapping[str, Any]) -> str:
         gate_section(report.get("gate")),
         metrics_section(report.get("metrics_diff") or {}, words),
         params_section(report.get("params_diff") or {}),
-        slices_section(report["slices"].get("base"), report["slices"].get("head"), words),
+        fairness_section(report.get("gate"), words),
+        slices_section(report.get("gate"), words),
         data_section(report["data"].get("base"), report["data"]["head"], words),
         other_metrics_section(report.get("metrics_diff") or {}),
         mlflow_section(report.get("mlflow_run_url")),
