@@ -20,7 +20,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps run data repro metrics test test-fast lint format bench bench-serve bench-monitor bench-tune loop-plot image rename clean
+.PHONY: help install system-deps run data repro metrics test test-fast lint format bench bench-serve bench-peers bench-monitor bench-tune loop-plot image rename clean
 
 ## Show this help
 help:
@@ -89,9 +89,13 @@ bench: install
 image: install
 	python scripts/image.py --tag $(IMAGE) $(if $(BASE_IMAGE),--base-image $(BASE_IMAGE))
 
-## Benchmark the API against `mlflow models serve` and an empty endpoint (after `make run`)
-bench-serve: install system-deps
+## Benchmark the API against BentoML, `mlflow models serve` and an empty endpoint (after `make run`)
+bench-serve: install system-deps bench-peers
 	python benchmarks/bench_serve.py
+
+## The peers' own pinned venvs (.tools/peers/, from benchmarks/peers/*/requirements.txt; not in uv.lock)
+bench-peers: install
+	python benchmarks/peers/environments.py
 
 ## The monitor's detection table over the simulator's drift scenarios (delay, kind, false alarms; after `make run`)
 bench-monitor: install

@@ -1,22 +1,28 @@
-"""Benchmark the model API against `mlflow models serve` on the same registered model version.
+"""Benchmark the model API against its peers serving the same exported artifact: BentoML and `mlflow models serve`.
 
     make bench-serve                        # after `make run`; needs wrk (make installs it as root)
     python benchmarks/bench_serve.py --seconds 5
 
-Three servers on 127.0.0.1, each with one worker and the same uvicorn settings: an empty FastAPI
-endpoint (the floor of this stack), our API (API key auth, Prometheus metrics and the durable
-prediction log all on) and `mlflow models serve --env-manager local` on the registered version
-whose logged served artifact is the one in models/served. `wrk` drives each with the same body for
-a bounded time at concurrency 1 and 32.
+Four servers on 127.0.0.1, each with one worker: an empty FastAPI endpoint (the floor of this
+stack), our API (API key auth, Prometheus metrics and the durable prediction log all on), BentoML
+1.4 (`bentoml serve` of benchmarks/peers/bentoml/service.py: no auth, no log, the artifact run by
+the package's own model/artifact.py, in its own pinned venv under .tools/peers/ that `make
+bench-peers` installs; see benchmarks/peers/environments.py) and `mlflow models serve --env-manager
+local` on the registered version whose logged served artifact is the one in models/served. `wrk`
+drives each with the same record for a bounded time at concurrency 1 and 32 (our API and BentoML
+take the same body, `{"record": ...}`; MLflow takes its own `dataframe_records` form).
 
 This machine's speed drifts by tens of percent within minutes (a shared VM), so a ratio is only
-fair between loads run side by side: the empty endpoint and our API stay up together and take
-turns, `--rounds` times per concurrency, and each figure is the median over the rounds (mlflow,
+fair between loads run side by side: the empty endpoint, our API and BentoML stay up together and
+take turns, `--rounds` times per concurrency, and each figure is the median over the rounds (mlflow,
 hundreds of times off, runs one round on its own afterwards). Cold start (process start to first
-correct prediction) is the median of `--starts` fresh starts. Reported: requests/s, p50, p99,
-errors, the server's CPU time per request (user + system, all its processes: what a request costs
-wherever the scheduler puts the client), cold start and resident memory after the load; then the
-ratios, and the in-process vectorised path on 10,000 rows.
+correct prediction) is the median of `--starts` fresh starts, each on a fresh port (a server still
+shutting down must not answer for the next one). Reported: requests/s, p50, p99, errors, the
+server's CPU time per request (user + system, all its processes: what a request costs wherever the
+scheduler puts the client), cold start, resident memory after the load (all its processes) and our
+API's requests/s over each server's; then the checks, and the in-process vectorised path on 10,000
+rows. A server that cannot be installed, started or measured is reported by name with the last lines
+of its log, the others' figures still print, and the exit status is 1.
 Targets (from the issue): >= 200x MLflow's throughput at concurrency 32; p50 at concurrency 1
 within 2x of the empty endpoint; cold start < 0.5 s; < 120 MB resident per worker; 10,000 rows
 in < 0.2 s. Results also go to benchmarks/results/serve-<time>.json (git-ignored).
@@ -26,7 +32,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import http.client
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -37,14 +45,15 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from benchmarks.peers.environments import Environment
 from benchmarks.workspace import REPO, VENV_BIN, free_port, project_env
 from mlops_template.core.command import positive_int
 from mlops_template.tools.workspace import stop_process_group
@@ -82,6 +91,30 @@ SAMPLE_RECORD = {
     "txn_count_24h": 6,
     "device_type": "mobile",
 }
+EMPTY, OURS, BENTOML, MLFLOW = "empty endpoint", "our API", "bentoml serve", "mlflow models serve"
+BENTOML_DIR = Path(__file__).resolve().parent / "peers/bentoml"
+PORT = "{port}"  # in a Target's command and url: the port of each start
+LOG_LINES = 12
+
+
+class PeerError(Exception):
+    """A server that could not be installed, started or measured: its name, what failed, its log's last lines."""
+
+    def __init__(self, name: str, what: str, log: str = "") -> None:
+        super().__init__(f"{name}: {what}")
+        self.name, self.what, self.log = name, what, log
+
+    def lines(self) -> list[str]:
+        return [f"{self.name}: {self.what}", *(f"  | {line}" for line in self.log.splitlines())]
+
+
+def last_lines(path: Path | None, count: int = LOG_LINES) -> str:
+    """The last `count` non-empty lines of a log (progress bars' carriage returns cut to their last state)."""
+    if path is None or not path.exists():
+        return ""
+    text = path.read_bytes()[-64_000:].decode(errors="replace")
+    lines = [line.rsplit("\r", 1)[-1].rstrip() for line in text.split("\n")]  # splitlines() cuts at \r too
+    return "\n".join([line for line in lines if line][-count:])
 
 
 @dataclass
@@ -97,7 +130,7 @@ class Load:
 
 @dataclass(frozen=True)
 class Target:
-    """One server to measure: how to start it and what to send it."""
+    """One server to measure: how to start it (`{port}` in `command` and `url`), what to send it, its log."""
 
     name: str
     command: list[str]
@@ -105,6 +138,12 @@ class Target:
     url: str
     body: bytes
     headers: dict[str, str]
+    log: Path
+
+    def on(self, port: int) -> Target:
+        """This target on `port`."""
+        command = [part.replace(PORT, str(port)) for part in self.command]
+        return replace(self, command=command, url=self.url.replace(PORT, str(port)))
 
 
 @dataclass
@@ -145,49 +184,98 @@ def post(target: Target, timeout: float = 5.0) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
+    except (OSError, http.client.HTTPException):  # refused, reset, timed out, cut mid-answer
         return 0, b""
 
 
+def _tree(process: subprocess.Popen[bytes]) -> list[psutil.Process]:
+    """The server and every process under it (workers, and an `exec`ed child whose parent has gone)."""
+    try:
+        root = psutil.Process(process.pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def stop(process: subprocess.Popen[bytes], grace_seconds: float = 15) -> None:
+    """Stop the server's process group and wait until every process of its tree has exited.
+
+    `stop_process_group` waits for the group's leader only; `mlflow models serve` leads with its CLI,
+    which dies at once on SIGTERM, while the uvicorn it `exec`s under it drains and still answers for
+    a while (measured: 200s up to 0.5 s after the leader is gone, seconds on a loaded machine)."""
+    tree = _tree(process) or _group(process)  # the leader may have exited by itself, leaving workers
+    if process.poll() is not None:
+        _each(tree, lambda p: p.terminate() or 0.0)  # stop_process_group signals a live leader's group only
+    stop_process_group(process, grace_seconds=grace_seconds)
+    _gone, alive = psutil.wait_procs(tree, timeout=grace_seconds)
+    _each(alive, lambda p: p.kill() or 0.0)
+    psutil.wait_procs(alive, timeout=10)
+
+
+def _group(process: subprocess.Popen[bytes]) -> list[psutil.Process]:
+    """The processes left in the session `process` led (started with `start_new_session`)."""
+    found = []
+    for candidate in psutil.process_iter():
+        try:
+            if os.getsid(candidate.pid) == process.pid:
+                found.append(candidate)
+        except (ProcessLookupError, PermissionError):
+            continue
+    return found
+
+
 @contextmanager
-def started(command: list[str], env: dict[str, str], cwd: Path) -> Iterator[tuple[subprocess.Popen[bytes], float]]:
-    start = time.monotonic()
-    process = subprocess.Popen(
-        command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-    )
+def started(target: Target, cwd: Path) -> Iterator[tuple[subprocess.Popen[bytes], float]]:
+    """`target` started in its own session, its output appended to `target.log`; stopped on exit."""
+    target.log.parent.mkdir(parents=True, exist_ok=True)
+    with target.log.open("ab") as log:
+        log.write(f"$ {' '.join(target.command)}\n".encode())
+        log.flush()
+        start = time.monotonic()
+        process = subprocess.Popen(
+            target.command, env=target.env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         yield process, start
     finally:
-        stop_process_group(process, grace_seconds=15)
+        stop(process)
 
 
 def first_answer(process: subprocess.Popen[bytes], start: float, target: Target, limit: float) -> float:
-    """Seconds from `process` start until it answers 200 with a prediction (polled every 5 ms)."""
+    """Seconds from `process` start until it answers 200 (polled every 5 ms); else a PeerError."""
     deadline = start + limit
+    status, body = 0, b""
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            error = process.stderr.read().decode() if process.stderr else ""
-            raise SystemExit(f"{target.name} exited with {process.returncode} before answering:\n{error[-3000:]}")
-        status, _ = post(target, timeout=limit)
+            what = f"exited with status {process.returncode} before answering"
+            raise PeerError(target.name, what, last_lines(target.log))
+        status, body = post(target, timeout=max(deadline - time.monotonic(), 0.1))
         if status == 200:
             return time.monotonic() - start
         time.sleep(0.005)
-    raise SystemExit(f"{target.name} did not answer within {limit} s")
-
-
-def _tree(process: subprocess.Popen[bytes]) -> list[psutil.Process]:
-    root = psutil.Process(process.pid)
-    return [root, *root.children(recursive=True)]
+    answered = f"its last answer: HTTP {status} {body[:200].decode(errors='replace')}" if status else "no answer"
+    raise PeerError(target.name, f"did not answer 200 within {limit:g} s ({answered})", last_lines(target.log))
 
 
 def resident_mb(process: subprocess.Popen[bytes]) -> float:
-    """RSS of the server and its children (uvicorn or gunicorn workers), in MB."""
-    return sum(p.memory_info().rss for p in _tree(process)) / 1e6
+    """RSS of the server and its children (uvicorn, gunicorn or BentoML workers), in MB."""
+    return sum(_each(_tree(process), lambda p: float(p.memory_info().rss))) / 1e6
 
 
 def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
     """User + system CPU time of the server and its children so far."""
-    return sum(t.user + t.system for t in (p.cpu_times() for p in _tree(process)))
+    return sum(_each(_tree(process), lambda p: sum(p.cpu_times()[:2])))
+
+
+def _each(processes: list[psutil.Process], read: Callable[[psutil.Process], float]) -> list[float]:
+    """`read` of each process still there (a child may exit between listing and reading)."""
+    found = []
+    for p in processes:
+        try:
+            found.append(read(p))
+        except psutil.NoSuchProcess:  # ZombieProcess too
+            continue
+    return found
 
 
 def _wrk_script(target: Target, work: Path) -> Path:
@@ -197,61 +285,103 @@ def _wrk_script(target: Target, work: Path) -> Path:
     return script
 
 
-def wrk(target: Target, process: subprocess.Popen[bytes], *, concurrency: int, seconds: float, work: Path) -> Load:
-    """Drive `target` with wrk for `seconds` at `concurrency` connections; its summary and the server's CPU."""
+def wrk(target: Target, process: subprocess.Popen[bytes], *, concurrency: int, seconds: int, work: Path) -> Load:
+    """Drive `target` with wrk for `seconds` at `concurrency` connections; its summary and the server's CPU.
+
+    A PeerError when wrk cannot run the load (it exits non-zero when it cannot connect), prints no
+    summary, or the server is gone afterwards."""
     threads = min(2, concurrency)
-    command = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds:g}s", "--timeout", "10s", "--latency"]
+    command = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "10s", "--latency"]
     cpu_before = cpu_seconds(process)
-    found = subprocess.run(
-        [*command, "-s", str(_wrk_script(target, work)), target.url],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=seconds + 60,
-    )
-    load = parse_wrk(found.stdout, concurrency)
+    try:
+        found = subprocess.run(
+            [*command, "-s", str(_wrk_script(target, work)), target.url],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=seconds + 60,
+        )
+    except subprocess.TimeoutExpired:
+        what = f"wrk did not finish within {seconds + 60} s"
+        raise PeerError(target.name, what, last_lines(target.log)) from None
+    if found.returncode != 0:
+        said = (found.stderr.strip().splitlines() or found.stdout.strip().splitlines()[-1:] or [""])[0]
+        what = f"wrk at concurrency {concurrency} exited with status {found.returncode}: {said}"
+        raise PeerError(target.name, what, last_lines(target.log))
+    if process.poll() is not None:
+        what = f"exited with status {process.returncode} under load at concurrency {concurrency}"
+        raise PeerError(target.name, what, last_lines(target.log))
+    try:
+        load = parse_wrk(found.stdout, concurrency)
+    except ValueError as exc:
+        raise PeerError(target.name, str(exc), found.stdout.strip()) from None
     load.cpu_us_per_request = (cpu_seconds(process) - cpu_before) / max(load.requests, 1) * 1e6
     return load
 
 
 def parse_wrk(out: str, concurrency: int) -> Load:
-    """wrk's `--latency` summary as a Load (a percentile wrk did not print is NaN)."""
+    """wrk's `--latency` summary as a Load (a percentile wrk did not print is NaN); ValueError without one."""
 
     def percentile(name: str) -> float:
-        match = re.search(rf"^\s*{name}%\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE)
+        match = re.search(rf"^\s*{name}%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.MULTILINE)
         if not match:
             return float("nan")
         value, unit = float(match.group(1)), match.group(2)
-        return value * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+        return value * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}[unit]
 
-    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    requests = re.search(r"^\s*(\d+) requests in ", out, re.MULTILINE)
+    rate = re.search(r"^Requests/sec:\s+([\d.]+)\s*$", out, re.MULTILINE)
+    if requests is None or rate is None:
+        msg = f"wrk at concurrency {concurrency} printed no summary"
+        raise ValueError(msg)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, socket_errors.groups())) if socket_errors else 0)
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return Load(concurrency, rate, percentile("50"), percentile("99"), requests, errors)
+    return Load(concurrency, float(rate.group(1)), percentile("50"), percentile("99"), int(requests.group(1)), errors)
 
 
-def start_up(stack: ExitStack, target: Target, args: argparse.Namespace) -> tuple[subprocess.Popen[bytes], list[float]]:
-    """Start `target` `args.starts` times, timing each cold start; the last one stays up (in `stack`)."""
+Up = tuple[Target, subprocess.Popen[bytes], list[float]]  # a server up: where, its process, its cold starts
+
+
+def start_up(stack: ExitStack, target: Target, args: argparse.Namespace) -> Up:
+    """Start `target` `args.starts` times on fresh ports, timing each cold start; the last stays up (in `stack`)."""
     colds = []
     for _ in range(args.starts - 1):
-        with started(target.command, target.env, REPO) as (process, start):
-            colds.append(first_answer(process, start, target, limit=args.start_limit))
-    process, start = stack.enter_context(started(target.command, target.env, REPO))
-    colds.append(first_answer(process, start, target, limit=args.start_limit))
-    return process, colds
+        fresh = target.on(free_port())
+        with started(fresh, REPO) as (process, start):
+            colds.append(first_answer(process, start, fresh, limit=args.start_limit))
+    fresh = target.on(free_port())
+    process, start = stack.enter_context(started(fresh, REPO))
+    colds.append(first_answer(process, start, fresh, limit=args.start_limit))
+    return fresh, process, colds
 
 
-def measure(targets: Sequence[Target], args: argparse.Namespace, rounds: int) -> list[Server]:
-    """Start every target, then drive them in turns, `rounds` times per concurrency (see the docstring)."""
+def measure(
+    targets: Sequence[Target], args: argparse.Namespace, rounds: int, failures: list[PeerError]
+) -> list[Server]:
+    """Start every target, then drive them in turns, `rounds` times per concurrency (see the docstring).
+
+    A target that fails to start or to take a load is dropped from the turns and added to `failures`."""
     with tempfile.TemporaryDirectory(prefix="bench-") as work, ExitStack() as stack:  # servers stop first
-        up = [(target, *start_up(stack, target, args)) for target in targets]
-        samples: dict[str, dict[int, list[Load]]] = {t.name: {1: [], 32: []} for t in targets}
+        up: list[Up] = []
+        for target in targets:
+            try:
+                up.append(start_up(stack, target, args))
+            except PeerError as failure:
+                failures.append(failure)
+                print(f"  {failure}", flush=True)
+        samples: dict[str, dict[int, list[Load]]] = {t.name: {1: [], 32: []} for t, _, _ in up}
         for concurrency in (1, 32):
             for _ in range(rounds):
-                for target, process, _colds in up:
-                    load = wrk(target, process, concurrency=concurrency, seconds=args.seconds, work=Path(work))
+                for entry in list(up):
+                    target, process, _colds = entry
+                    try:
+                        load = wrk(target, process, concurrency=concurrency, seconds=args.seconds, work=Path(work))
+                    except PeerError as failure:
+                        failures.append(failure)
+                        print(f"  {failure}", flush=True)
+                        up.remove(entry)
+                        continue
                     samples[target.name][concurrency].append(load)
         servers = []
         for target, process, colds in up:
@@ -266,6 +396,8 @@ def measure(targets: Sequence[Target], args: argparse.Namespace, rounds: int) ->
 def registered_version(tracking_uri: str, served_version: str) -> str:
     """The newest registered version whose logged served artifact is the one in models/served."""
     database = Path(tracking_uri.removeprefix("sqlite:///"))
+    if not database.exists():
+        raise SystemExit(f"{database}: no MLflow store: run `make run`")
     with sqlite3.connect(database) as connection:
         rows = connection.execute(
             "select v.version, v.run_id from model_versions v where v.name = 'fraud-detector' order by v.version desc"
@@ -291,11 +423,64 @@ def vectorised_seconds(rows: int = 10_000, repeats: int = 5) -> float:
     return best
 
 
+def targets(work: Path, registered: str, tracking_uri: str) -> list[Target]:
+    """The four servers, in the order of the table, each logging to a file in `work`."""
+    (work / "empty_app.py").write_text(EMPTY_APP, encoding="utf-8")
+    local = ["--host", "127.0.0.1", "--port", PORT]
+    url = f"http://127.0.0.1:{PORT}"
+    body = json.dumps({"record": SAMPLE_RECORD}).encode()
+    bentoml = Environment.of("bentoml")
+    mlflow_flags = ["--env-manager", "local", *local, "--workers", "1"]
+    return [
+        Target(
+            EMPTY,
+            [str(VENV_BIN / "uvicorn"), "empty_app:app", *local, *UVICORN_FLAGS],
+            project_env(PYTHONPATH=str(work)),
+            f"{url}/v1/predict",
+            body,
+            {},
+            work / "empty.log",
+        ),
+        Target(
+            OURS,
+            [str(VENV_BIN / "mlops-template"), "serve", "--model-dir", "models/served", *local, "--workers", "1"],
+            project_env(MLOPS_API_KEYS=API_KEY, MLOPS_PREDICTION_LOG=str(work / "predictions.db")),
+            f"{url}/v1/predict",
+            body,
+            {"Authorization": f"Bearer {API_KEY}"},
+            work / "ours.log",
+        ),
+        Target(
+            BENTOML,
+            [str(bentoml.bin / "bentoml"), "serve", "service:FraudDetector", "--working-dir", str(BENTOML_DIR), *local],
+            project_env(
+                PATH=f"{bentoml.bin}:/usr/bin:/bin",
+                BENTOML_HOME=str(work / "bentoml-home"),
+                BENTOML_DO_NOT_TRACK="True",
+                MLOPS_MODEL_DIR=str(REPO / "models/served"),
+            ),
+            f"{url}/predict",
+            body,
+            {},
+            work / "bentoml.log",
+        ),
+        Target(
+            MLFLOW,
+            [str(VENV_BIN / "mlflow"), "models", "serve", "-m", f"models:/fraud-detector/{registered}", *mlflow_flags],
+            project_env(MLFLOW_TRACKING_URI=tracking_uri, MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true"),
+            f"{url}/invocations",
+            json.dumps({"dataframe_records": [SAMPLE_RECORD]}).encode(),
+            {},
+            work / "mlflow.log",
+        ),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="load duration per server and concurrency")
+    parser.add_argument("--seconds", type=positive_int, default=5, help="load duration per server and concurrency")
     parser.add_argument("--start-limit", type=float, default=120.0, help="seconds a server may take to answer")
-    parser.add_argument("--rounds", type=positive_int, default=3, help="turns of the empty endpoint and our API")
+    parser.add_argument("--rounds", type=positive_int, default=3, help="turns of the servers run side by side")
     parser.add_argument("--starts", type=positive_int, default=3, help="cold starts timed per server (median)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -303,101 +488,116 @@ def main() -> int:
     served_json = json.loads((REPO / "models/served/served.json").read_text(encoding="utf-8"))
     tracking_uri = f"sqlite:///{REPO / 'mlruns.db'}"
     version = registered_version(tracking_uri, served_json["version"])
-    body = json.dumps({"record": SAMPLE_RECORD}).encode()
     print(
         f"served artifact {served_json['version']}, registered version {version}; {args.seconds:g} s per load, "
         f"{args.rounds} rounds, {args.starts} cold starts per server"
     )
+    failures: list[PeerError] = []
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as temporary:
-        work = Path(temporary)
-        (work / "empty_app.py").write_text(EMPTY_APP, encoding="utf-8")
-        ports = [free_port() for _ in range(3)]
-        local = [["--host", "127.0.0.1", "--port", str(port)] for port in ports]
-        uvicorn = [str(VENV_BIN / "uvicorn"), "empty_app:app", *local[0], *UVICORN_FLAGS]
-        api = [str(VENV_BIN / "mlops-template"), "serve", "--model-dir", "models/served", *local[1], "--workers", "1"]
-        mlflow = [str(VENV_BIN / "mlflow"), "models", "serve", "-m", f"models:/fraud-detector/{version}"]
-        mlflow += ["--env-manager", "local", *local[2], "--workers", "1"]
-        targets = [
-            Target(
-                "empty endpoint",
-                uvicorn,
-                project_env(PYTHONPATH=str(work)),
-                f"http://127.0.0.1:{ports[0]}/v1/predict",
-                body,
-                {},
-            ),
-            Target(
-                "our API",
-                api,
-                project_env(MLOPS_API_KEYS=API_KEY, MLOPS_PREDICTION_LOG=str(work / "predictions.db")),
-                f"http://127.0.0.1:{ports[1]}/v1/predict",
-                body,
-                {"Authorization": f"Bearer {API_KEY}"},
-            ),
-            Target(
-                "mlflow models serve",
-                mlflow,
-                project_env(MLFLOW_TRACKING_URI=tracking_uri, MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true"),
-                f"http://127.0.0.1:{ports[2]}/invocations",
-                json.dumps({"dataframe_records": [SAMPLE_RECORD]}).encode(),
-                {},
-            ),
-        ]
-        empty_and_ours = measure(targets[:2], args, rounds=args.rounds)
-        mlflow_alone = measure(targets[2:], args, rounds=1)
-        results = [*empty_and_ours, *mlflow_alone]
-    vectorised = vectorised_seconds()
-    report(results, vectorised, served_json["version"], version)
-    return 0
+        empty, ours, bentoml, mlflow = targets(Path(temporary), version, tracking_uri)
+        side_by_side = [empty, ours]
+        problem = Environment.of("bentoml").problem()
+        if problem is None:
+            side_by_side.append(bentoml)
+        else:
+            failures.append(PeerError(BENTOML, problem, last_lines(Environment.of("bentoml").log)))
+        results = measure(side_by_side, args, args.rounds, failures)
+        results += measure([mlflow], args, 1, failures)
+    versions = (served_json["version"], version)
+    report(results, failures, vectorised_seconds(), versions=versions, out=REPO / "benchmarks/results")
+    return 1 if failures else 0
 
 
-def report(results: list[Server], vectorised: float, served_version: str, registered: str) -> None:
-    print()
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    """numerator / denominator, or None when either is missing or the denominator is not positive."""
+    if numerator is None or denominator is None or not denominator > 0:
+        return None
+    return numerator / denominator
+
+
+def table(results: Sequence[Server], failures: Sequence[PeerError]) -> list[str]:
+    """The figures, one row per server and concurrency, `ours/this` being our API's requests/s over the
+    row's; then each failure by name with its log's last lines."""
+    ours = {x.concurrency: x.requests_per_second for s in results if s.name == OURS for x in s.loads}
     header = f"{'server':<22}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'CPU us/req':>11}"
-    print(f"{header}{'cold s':>8}{'RSS MB':>8}")
+    lines = [f"{header}{'cold s':>8}{'RSS MB':>8}{'ours/this':>11}"]
     for server in results:
         for load in server.loads:
-            print(
+            times = ratio(ours.get(load.concurrency), load.requests_per_second)
+            lines.append(
                 f"{server.name:<22}{load.concurrency:>5}{load.requests_per_second:>10.1f}{load.p50_ms:>9.3f}"
                 f"{load.p99_ms:>9.3f}{load.errors:>8}{load.cpu_us_per_request:>11.0f}{server.cold_start_s:>8.3f}"
-                f"{server.rss_mb:>8.0f}"
+                f"{server.rss_mb:>8.0f}{'n/a' if times is None else f'{times:.2f}x':>11}"
             )
+    for failure in failures:
+        lines.extend(f"{'FAILED ' if n == 0 else '       '}{line}" for n, line in enumerate(failure.lines()))
+    return lines
+
+
+Check = tuple[str, bool | None]  # a figure as shown, and whether it meets its target (None: it has none)
+
+
+def checks(results: Sequence[Server], vectorised: float) -> list[tuple[str, str, bool | None]]:
+    """(name, value, pass) of each target; pass is None for a figure without a target, and a check whose
+    server failed reads `n/a` and misses."""
+    by_name = {s.name: s for s in results}
+    at = {s.name: {x.concurrency: x for x in s.loads} for s in results}
+
+    def vs(name: str, concurrency: int, field: str, target: float | None, *, below: bool = False) -> Check:
+        """Our API's `field` at `concurrency` over server `name`'s, against `target` (a ceiling if `below`)."""
+        figures = [at.get(server, {}).get(concurrency) for server in (OURS, name)]
+        value = None if None in figures else ratio(*(float(getattr(x, field)) for x in figures))
+        shown = "n/a" if value is None else f"{value:.2f}x" if value < 10 else f"{value:.0f}x"
+        verdict = None if target is None else value is not None and (value <= target if below else value >= target)
+        return shown, verdict
+
+    rps, p50, cpu = "requests_per_second", "p50_ms", "cpu_us_per_request"
+    found = [
+        ("throughput vs mlflow at concurrency 32", *vs(MLFLOW, 32, rps, 200)),
+        ("(throughput vs BentoML at concurrency 1)", *vs(BENTOML, 1, rps, None)),
+        ("(throughput vs BentoML at concurrency 32)", *vs(BENTOML, 32, rps, None)),
+        ("p50 vs empty endpoint at concurrency 1", *vs(EMPTY, 1, p50, 2, below=True)),
+        ("(server CPU per request vs empty, c1)", *vs(EMPTY, 1, cpu, None)),
+    ]
+    api = by_name.get(OURS)
+    if api is None:
+        return [*found, ("our API", "n/a", False)]
+    return [
+        *found,
+        ("cold start to first prediction", f"{api.cold_start_s:.3f} s", api.cold_start_s < 0.5),
+        ("resident memory (one worker)", f"{api.rss_mb:.0f} MB", api.rss_mb < 120),
+        ("10,000 rows, vectorised, in process", f"{vectorised * 1000:.1f} ms", vectorised < 0.2),
+        ("errors under load (our API)", str(sum(x.errors for x in api.loads)), all(x.errors == 0 for x in api.loads)),
+    ]
+
+
+def report(
+    results: list[Server], failures: list[PeerError], vectorised: float, *, versions: tuple[str, str], out: Path
+) -> None:
+    """Print the table, the rounds, the checks; write them to `out` as JSON. `versions`: served, registered."""
+    print()
+    print("\n".join(table(results, failures)))
     print()
     for server in results:
         p50s = " ".join(f"{x.p50_ms:.3f}" for x in server.rounds[1])
         colds = " ".join(f"{x:.3f}" for x in server.cold_starts_s)
         print(f"  {server.name:<22} p50 ms at c1 by round: {p50s:<24} cold starts s: {colds}")
-    empty, ours, mlflow = results
-    by_concurrency = {s.name: {x.concurrency: x for x in s.loads} for s in results}
-    throughput_ratio = (
-        by_concurrency[ours.name][32].requests_per_second / by_concurrency[mlflow.name][32].requests_per_second
-    )
-    latency_ratio = by_concurrency[ours.name][1].p50_ms / by_concurrency[empty.name][1].p50_ms
-    cpu_ratio = by_concurrency[ours.name][1].cpu_us_per_request / by_concurrency[empty.name][1].cpu_us_per_request
-    checks: list[tuple[str, str, bool | None]] = [
-        ("throughput vs mlflow at concurrency 32", f"{throughput_ratio:.0f}x", throughput_ratio >= 200),
-        ("p50 vs empty endpoint at concurrency 1", f"{latency_ratio:.2f}x", latency_ratio <= 2),
-        ("(server CPU per request vs empty, c1)", f"{cpu_ratio:.2f}x", None),
-        ("cold start to first prediction", f"{ours.cold_start_s:.3f} s", ours.cold_start_s < 0.5),
-        ("resident memory (one worker)", f"{ours.rss_mb:.0f} MB", ours.rss_mb < 120),
-        ("10,000 rows, vectorised, in process", f"{vectorised * 1000:.1f} ms", vectorised < 0.2),
-        ("errors under load (our API)", str(sum(x.errors for x in ours.loads)), all(x.errors == 0 for x in ours.loads)),
-    ]
+    found = checks(results, vectorised)
     print()
-    for name, value, ok in checks:
+    for name, value, ok in found:
         verdict = "    " if ok is None else "PASS" if ok else "MISS"
         print(f"  {verdict}  {name:<42}{value:>12}")
-    out = REPO / "benchmarks/results"
     out.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     payload = {
-        "served_version": served_version,
-        "registered_version": registered,
+        "served_version": versions[0],
+        "registered_version": versions[1],
         "servers": [
             {**asdict(s), "cold_start_s": s.cold_start_s, "loads": [asdict(x) for x in s.loads]} for s in results
         ],
+        "failures": [{"server": f.name, "what": f.what, "log": f.log} for f in failures],
         "vectorised_10k_s": vectorised,
-        "checks": {name: {"value": value, "pass": ok} for name, value, ok in checks},
+        "checks": {name: {"value": value, "pass": ok} for name, value, ok in found},
     }
     (out / f"serve-{stamp}.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 

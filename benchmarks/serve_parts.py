@@ -164,7 +164,7 @@ def report(samples: dict[str, list[Load]]) -> list[dict[str, Any]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="load duration per server and round")
+    parser.add_argument("--seconds", type=int, default=3, help="load duration per server and round (whole seconds)")
     parser.add_argument("--rounds", type=int, default=3, help="turns of every server")
     parser.add_argument("--pin", type=int, default=None, help="run every server and wrk on this CPU")
     parser.add_argument("--serve", choices=[EMPTY, *VARIANTS], help=argparse.SUPPRESS)
@@ -189,8 +189,9 @@ def main() -> int:
             )
             command = [sys.executable, str(Path(__file__).resolve()), "--serve", name, "--port", str(port)]
             url = f"http://127.0.0.1:{port}/v1/predict"
-            target = Target(name, command, env, url, body, {"Authorization": f"Bearer {API_KEY}"})
-            process, start = stack.enter_context(started(command, env, REPO))
+            log = work / f"{len(up)}.log"
+            target = Target(name, command, env, url, body, {"Authorization": f"Bearer {API_KEY}"}, log)
+            process, start = stack.enter_context(started(target, REPO))
             first_answer(process, start, target, limit=60)
             up.append((target, process))
         for _ in range(args.rounds):
