@@ -1,0 +1,76 @@
+"""The gate's fairness rules: a gap beyond its rule fails the gate, with the reason."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mlops_template.core.config import FairnessGrouping, FairnessParams, GateParams
+from mlops_template.model import fairness
+from mlops_template.model.statistics import paired_bootstrap
+from mlops_template.release import gate
+
+GROUPS = FairnessParams(groups=(FairnessGrouping(column="channel"),), min_rows=50, min_positives=10, resamples=200)
+
+
+def _evidence(rules: GateParams) -> dict[str, object]:
+    # Given two groups with the same fraud rate; the champion finds 60% of the fraud in both, the
+    # candidate 90% online and 20% at the point of sale (the same overall recall)
+    rng = np.random.default_rng(0)
+    n = 4000
+    frame = pd.DataFrame({"channel": np.repeat(["online", "pos"], n // 2)})
+    labels = (rng.random(n) < 0.1).astype(int)
+    online = frame["channel"].to_numpy() == "online"
+    draw = rng.random(n)
+    champion = np.where(labels == 1, draw < 0.6, draw < 0.02)
+    candidate = np.where(labels == 1, draw < np.where(online, 0.9, 0.2), draw < 0.02)
+    scores = {name: flags.astype(float) for name, flags in (("champion", champion), ("candidate", candidate))}
+    split = fairness.grouping(frame, GROUPS.groups[0])
+    audited = fairness.audit(
+        labels, {"champion": champion, "candidate": candidate}, [split], GROUPS, seed=1, resamples=200
+    )
+    result = paired_bootstrap(
+        n,
+        gate.model_statistics(labels, scores["candidate"], 0.5),
+        gate.model_statistics(labels, scores["champion"], 0.5),
+        resamples=200,
+        confidence=0.95,
+        seed=1,
+    )
+    side = {"version": "v", "threshold": 0.5}
+    return gate.report(result, rules, rows=n, weeks=[], candidate=side, champion=side, audited=audited)
+
+
+def test_a_gap_larger_than_allowed_fails_the_gate_with_its_reason() -> None:
+    rules = GateParams.model_validate(
+        {
+            "recall": {"floor": 0.2, "max_regression": 0.5, "min_gain": 0.01},
+            "average_precision": {"floor": 0.0, "max_regression": 0.5, "min_gain": 0.01},
+            "fairness": {"recall": {"max_gap": 0.3}},
+            "resamples": 200,
+        }
+    )
+    evidence = _evidence(rules)
+    assert evidence["decision"] == "fail"
+    reason = str(evidence["reason"])
+    assert reason.startswith("fairness: channel recall gap 0.")
+    assert "online minus pos) is above gate.fairness.recall.max_gap 0.3000" in reason
+    assert evidence["fairness"]["channel"]["recall"]["failed"] == ["max_gap"]  # type: ignore[index]
+
+
+def test_a_gap_that_grew_more_than_allowed_fails_the_gate() -> None:
+    rules = GateParams.model_validate(
+        {
+            "recall": {"floor": 0.2, "max_regression": 0.5, "min_gain": 0.01},
+            "average_precision": {"floor": 0.0, "max_regression": 0.5, "min_gain": 0.01},
+            "fairness": {"recall": {"max_increase": 0.2}},
+            "resamples": 200,
+        }
+    )
+    evidence = _evidence(rules)
+    assert evidence["decision"] == "fail"
+    assert "fairness: channel recall gap grew by +0." in str(evidence["reason"])
+    assert "more than gate.fairness.recall.max_increase 0.2000" in str(evidence["reason"])
+    # Without fairness rules the same change passes
+    relaxed = rules.model_copy(update={"fairness": GateParams().fairness})
+    assert _evidence(relaxed)["decision"] == "pass"
