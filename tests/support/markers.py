@@ -6,4 +6,4 @@ out, `make test` runs it, and `pytest -m docker` (say) picks out the tests of on
 
 from __future__ import annotations
 
-NEEDS_MARKERS = ("dvc", "server", "docker", "act", "install")
+NEEDS_MARKERS = ("dvc", "server", "docker", "act", "install", "browser")
