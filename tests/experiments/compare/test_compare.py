@@ -61,6 +61,12 @@ def test_three_models_on_the_same_rows_in_three_formats(
     # Disagreements: the two served models differ only in their labels; the spread is over both graphs
     # and the baseline is left out, so no row differs in probability between the first two.
     assert board["disagreements"] == []
+    # The fairness audit's groups (evaluate.fairness), for the models that flag rows (not the baseline).
+    assert set(board["groups"]) == {"customer_age", "channel"}
+    channel_groups = board["groups"]["channel"]
+    assert set(channel_groups["models"]) == set(REFS[:2])
+    assert set(channel_groups["difference"]) == {"models/stricter"}
+    assert "equalized_odds" in channel_groups["models"]["models/served"]["gaps"]
     assert set(board["curves"]) == {"roc", "precision_recall", "calibration"}
     assert set(board["curves"]["roc"]) == set(REFS)
 

@@ -173,7 +173,20 @@ def comparison_sections(board: Mapping[str, Any]) -> list[Section]:
             )
         )
     if board.get("groups"):
-        sections.append(Section("Groups", tables=tuple(group_tables(board["groups"]))))
+        sections.append(
+            Section(
+                "Groups",
+                text=(
+                    (
+                        "The fairness audit's groups (evaluate.fairness): rates at each model's threshold with "
+                        f"{confidence} intervals; a group too small to judge says so. Gaps are between the highest "
+                        "and lowest judged groups; their changes are paired, against the first model audited "
+                        "(the baseline, which flags no row, is not)."
+                    ),
+                ),
+                tables=tuple(group_tables(board)),
+            )
+        )
     if board["disagreements"]:
         sections.append(
             Section(
@@ -191,23 +204,46 @@ def comparison_sections(board: Mapping[str, Any]) -> list[Section]:
     return sections
 
 
-def group_tables(groups: Mapping[str, Any]) -> list[Table]:
-    """Per-group metrics (the fairness groups), one table per grouping column."""
+GROUP_RATES = ("recall", "false_positive_rate", "flagged_share", "precision")
+GROUP_RATE_NAMES = {
+    "recall": "recall",
+    "false_positive_rate": "FPR",
+    "flagged_share": "flagged",
+    "precision": "precision",
+}
+
+
+def group_tables(board: Mapping[str, Any]) -> list[Table]:
+    """Per grouping column: each group's rates per model, then each gap per model and its paired change."""
     tables = []
-    for column, values in groups.items():
-        refs = sorted({ref for found in values.values() for ref in found.get("models", {})})
-        metrics = sorted({k for found in values.values() for m in found.get("models", {}).values() for k in m})
-        header = ("group", "rows", "positives", *(f"{ref}: {metric}" for ref in refs for metric in metrics))
-        rows = [
-            (
-                value,
-                str(found.get("rows", "")),
-                str(found.get("positives", "")),
-                *(number(found["models"].get(ref, {}).get(metric)) for ref in refs for metric in metrics),
-            )
-            for value, found in values.items()
-        ]
-        tables.append(Table(header, rows, caption=f"by {column}"))
+    for column, found in board["groups"].items():
+        per_model = found["models"]
+        refs = [m["ref"] for m in board["models"] if m["ref"] in per_model]
+        first = refs[0]
+        groups = per_model[first]["groups"]
+        header = ["group", "rows", "positives"]
+        header += [f"{ref}: {GROUP_RATE_NAMES[rate]}" for ref in refs for rate in GROUP_RATES]
+        rows = []
+        for name, counts in groups.items():
+            row = [name, str(counts["rows"]["value"]), str(counts["positives"]["value"])]
+            for ref in refs:
+                group = per_model[ref]["groups"][name]
+                row += ["too small" if group["too_small"] else interval(group[rate]) for rate in GROUP_RATES]
+            rows.append(tuple(row))
+        tables.append(Table(tuple(header), rows, caption=f"by {column}: rates at each model's threshold"))
+        gaps = per_model[first]["gaps"]
+        header = ["gap", *(ref for ref in refs)] + [f"{ref} - {first}" for ref in refs[1:]]
+        gap_rows = []
+        for gap in gaps:
+            row = [gap]
+            for ref in refs:
+                measured = per_model[ref]["gaps"][gap]
+                row.append(interval(measured) if measured.get("value") is not None else str(measured.get("reason")))
+            for ref in refs[1:]:
+                changed = found["difference"][ref][gap]
+                row.append("n/a" if changed is None else difference({**changed, "verdict": ""}).strip())
+            gap_rows.append(tuple(row))
+        tables.append(Table(tuple(header), gap_rows, caption=f"by {column}: largest gaps between judged groups"))
     return tables
 
 

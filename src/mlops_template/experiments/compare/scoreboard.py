@@ -4,8 +4,10 @@ For every model: each metric of `evaluate` with its bootstrap interval, and the 
 interval of its difference against the first REF (one resample of rows applied to every model, the
 project's one bootstrap in `model/statistics.py`, as the gate uses it). Per slice (`evaluate.slices`):
 each model's metrics and the paired difference in average precision and recall, or "too few to judge"
-where the slice's positives cannot carry an interval. The rows where the models disagree most, with
-their inputs. ROC, precision-recall and reliability curves per model, to overlay.
+where the slice's positives cannot carry an interval. Per group (`evaluate.fairness`): the fairness
+audit's rates and gaps for every model (`model/fairness.py`) with the paired change of each gap. The
+rows where the models disagree most, with their inputs. ROC, precision-recall and reliability curves
+per model, to overlay.
 
 A difference is called better or worse only when its interval excludes zero; otherwise it is within
 noise. Everything is rounded as the reports round, so the same inputs give the same bytes.
@@ -22,9 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_template.core.config import Params
+from mlops_template.core.config import FairnessParams, Params
 from mlops_template.data import schema
 from mlops_template.experiments.compare.scoring import Scored
+from mlops_template.model import fairness
 from mlops_template.model.features import input_columns
 from mlops_template.model.metric_statistics import LOWER_IS_BETTER, NO_DIRECTION, classification_statistics
 from mlops_template.model.metrics import DIGITS, calibration_points, precision_recall_points, roc_points, slice_metrics
@@ -48,6 +51,7 @@ class BoardSettings:
     slices: tuple[str, ...]
     min_slice_rows: int
     disagreements: int
+    fairness: FairnessParams
 
     @classmethod
     def from_params(cls, params: Params, disagreements: int) -> BoardSettings:
@@ -60,6 +64,7 @@ class BoardSettings:
             slices=tuple(params.evaluate.slices),
             min_slice_rows=params.evaluate.min_slice_rows,
             disagreements=disagreements,
+            fairness=params.evaluate.fairness,
         )
 
 
@@ -174,6 +179,38 @@ def _slices(
     return found
 
 
+def _groups(
+    models: Sequence[Scored], rows: pd.DataFrame, labels: np.ndarray, settings: BoardSettings
+) -> dict[str, Any]:
+    """The fairness audit's per-group metrics and gaps for every model (`model/fairness.py`, on the groups
+    of `evaluate.fairness`), with each gap's paired difference against the first model. The baseline is
+    left out: it flags no row, so every rate but precision is 0 and no gap is defined."""
+    audited = [model for model in models if model.threshold is not None]
+    if not settings.fairness.groups or not audited:
+        return {}
+    found = fairness.audit(
+        labels,
+        {model.ref: model.flagged for model in audited},
+        fairness.groupings(rows, settings.fairness.groups),
+        settings.fairness,
+        seed=settings.seed,
+        positive=schema.POSITIVE_CLASS,
+        resamples=settings.resamples,
+        confidence=settings.confidence,
+    )
+    board: dict[str, Any] = {}
+    for spec in settings.fairness.groups:
+        column = spec.column
+        board[column] = {
+            "models": {ref: per_column[column].as_json() for ref, per_column in found.models.items()},
+            "difference": {
+                ref: {gap: None if interval is None else interval.as_dict() for gap, interval in gaps[column].items()}
+                for ref, gaps in found.differences.items()
+            },
+        }
+    return board
+
+
 def _plain(value: Any) -> Any:
     """A cell as JSON: numbers rounded, missing as null, times in ISO 8601."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or value is pd.NaT:
@@ -260,6 +297,7 @@ def build(
         "reference": models[0].ref,
         "models": _metrics(models, labels, settings),
         "slices": _slices(models, rows, labels, settings),
+        "groups": _groups(models, rows, labels, settings),
         "disagreements": _disagreements(models, rows, labels, settings.disagreements),
         "curves": _curves(models, labels, settings),
     }
