@@ -91,3 +91,25 @@ def test_the_reports_use_the_examples_slices_and_words(example: Path) -> None:
     card = _json(example / "reports/model_card.json")
     assert card["task"]["positive_class"] == "default"
     assert card["intended_use"].startswith("Ranks consumer loan applications")
+
+
+def test_the_fairness_audit_uses_the_examples_own_groups(example: Path) -> None:
+    # The example's params.yaml declares its groups (housing; stated income in bands): no code changed
+    audit = _json(example / "reports/fairness.json")
+    assert set(audit["groupings"]) == {"housing", "annual_income"}
+    housing = audit["groupings"]["housing"]
+    assert set(housing["groups"]) == {"mortgage", "own", "rent"}
+    income = audit["groupings"]["annual_income"]
+    assert income["bands"] == [40000.0, 70000.0]
+    assert set(income["groups"]) <= {"< 40000", "[40000, 70000)", ">= 70000", "missing"}
+    for grouping in audit["groupings"].values():
+        for name, group in grouping["groups"].items():
+            if group["too_small"] is None:
+                assert group["recall"]["low"] <= group["recall"]["value"] <= group["recall"]["high"], name
+            else:  # too small to judge: it says so, in the example's words, instead of a number
+                assert "too small to judge" in group["too_small"]
+                assert group["recall"] is None
+        assert set(grouping["gaps"]) == {"recall", "false_positive_rate", "equalized_odds", "flagged_share_ratio"}
+    card = (example / "reports/model_card.md").read_text(encoding="utf-8")
+    assert "## Fairness (at the threshold)" in card
+    assert "| group | rows | default | false positive rate | recall | flagged share | precision |" in card

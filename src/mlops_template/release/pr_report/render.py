@@ -109,7 +109,7 @@ def other_metrics_section(diff: Mapping[str, Any]) -> str:
     rows = [
         f"| `{path}` | {key} | {_value(entry.get('old'))} | {_value(entry.get('new'))} |"
         for path, entries in sorted(diff.items())
-        if path not in {METRICS_FILE, "reports/slices.json", "reports/gate.json"}
+        if path not in {METRICS_FILE, "reports/slices.json", "reports/gate.json", "reports/fairness.json"}
         for key, entry in sorted(entries.items())
         if entry.get("old") != entry.get("new")
     ]
