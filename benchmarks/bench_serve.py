@@ -203,7 +203,8 @@ def stop(process: subprocess.Popen[bytes], grace_seconds: float = 15) -> None:
     `stop_process_group` waits for the group's leader only; `mlflow models serve` leads with its CLI,
     which dies at once on SIGTERM, while the uvicorn it `exec`s under it drains and still answers for
     a while (measured: 200s up to 0.5 s after the leader is gone, seconds on a loaded machine)."""
-    tree = _tree(process) or _group(process)  # the leader may have exited by itself, leaving workers
+    # its tree and its session: a leader that exited by itself leaves its workers outside any tree
+    tree = list({p.pid: p for p in [*_tree(process), *_group(process)]}.values())
     if process.poll() is not None:
         _each(tree, lambda p: p.terminate() or 0.0)  # stop_process_group signals a live leader's group only
     stop_process_group(process, grace_seconds=grace_seconds)

@@ -220,8 +220,10 @@ def test_stop_waits_for_a_child_that_outlives_its_leader(tmp_path: Path) -> None
 def test_stop_ends_the_workers_a_leader_left_when_it_exited_by_itself() -> None:
     leader = "import subprocess, sys; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])"
     process = subprocess.Popen([sys.executable, "-c", leader], start_new_session=True)
-    process.wait(timeout=10)
-    (orphan,) = bench._group(process)
+    deadline = time.monotonic() + 10
+    while psutil.Process(process.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+        time.sleep(0.02)  # exited, not yet reaped: its workers are no longer its children
+    (orphan,) = [p for p in bench._group(process) if p.pid != process.pid]
     bench.stop(process, grace_seconds=5)
     assert not orphan.is_running()
 
