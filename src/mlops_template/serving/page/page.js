@@ -41,6 +41,13 @@
     return typeof value === "number" && Number.isFinite(value) ? value.toFixed(digits) : "n/a";
   }
 
+  function signed(value) {
+    if (typeof value !== "number" || !Number.isFinite(value)) return "n/a";
+    const sign = value > 0 ? "+" : value < 0 ? "\u2212" : "";
+    const size = Math.abs(value);
+    return sign + (size === 0 || size >= 0.001 ? size.toFixed(4) : size.toExponential(1));
+  }
+
   function shown(value) {
     if (value === null || value === undefined) return "(none)";
     return typeof value === "string" ? value : JSON.stringify(value);
@@ -155,7 +162,7 @@
     state.columns = contract.columns.filter((column) => column.role !== "label" && column.name !== label);
     const row = contract.row || "record";
     $("score-heading").textContent = `Score one ${row}`;
-    $("title").textContent = `${state.model.model_card?.model?.name || "Model"}: ${row}s`;
+    $("title").textContent = `${state.model.model_card?.model?.name || contract.name || "Model"}: ${row}s`;
     document.title = $("title").textContent;
     buildForm();
   }
@@ -253,7 +260,7 @@
     $("score-status").textContent = `Scored: ${result.label}.`;
     const classes = state.model.classes;
     figures($("score-figures"), [
-      ["Label", `${result.label} (${result.label_value ? "positive" : "negative"} class: ${classes.positive} vs ${classes.negative})`],
+      ["Label", `${result.label} (${classes.positive} when the probability reaches the threshold, else ${classes.negative})`],
       ["Probability", number(result.probability)],
       ["Confidence", number(result.confidence)],
       ["Threshold", number(result.threshold)],
@@ -294,7 +301,7 @@
     const half = (width - labelWidth - 70) / 2;
     const zero = labelWidth + half;
     const largest = Math.max(1e-9, ...rows.map((c) => Math.abs(c.contribution)));
-    const described = rows.map((c) => `${c.feature} ${c.contribution >= 0 ? "+" : ""}${number(c.contribution)}`);
+    const described = rows.map((c) => `${c.feature} ${signed(c.contribution)}`);
     const chart = svg("svg", {
       viewBox: `0 0 ${width} ${rows.length * rowHeight + 10}`,
       role: "img",
@@ -310,7 +317,7 @@
       chart.append(svg("text", { x: labelWidth - 8, y: y + 17, "text-anchor": "end", class: "name", text: name.slice(0, 34) }));
       chart.append(svg("rect", { x: up ? zero : zero - length, y: y + 3, width: Math.max(length, 1), height: rowHeight - 8, class: up ? "up" : "down" }));
       const at = up ? zero + length + 4 : zero - length - 4;
-      const text = `${up ? "+" : ""}${number(c.contribution)}`;
+      const text = signed(c.contribution);
       chart.append(svg("text", { x: at, y: y + 17, "text-anchor": up ? "start" : "end", class: "value", text }));
     });
     return chart;
@@ -606,7 +613,7 @@
       const r = monitor.body.report;
       const list = el("dl", { class: "figures" });
       figures(list, [
-        ["Status", `${r.status}: ${r.reason}`],
+        ["Verdict", shown(r.reason)],
         ["Window", r.window ? `${r.window.start} to ${r.window.end}, ${r.window.rows} rows, ${r.window.labelled} labelled` : "n/a"],
         ["Model version", shown(r.model_version)],
         ["Written", monitor.body.modified_at],
