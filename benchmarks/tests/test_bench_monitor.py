@@ -53,3 +53,14 @@ def test_the_faults_change_only_what_they_say(small_params: Params) -> None:
     km = rows["distance_from_home_km"]
     assert miles.isna().equals(km.isna())
     assert np.allclose(miles.dropna(), (km.dropna() / 1.609344).round(1))
+
+
+def test_natural_variation_counts_every_alarm_as_false_from_its_own_onset() -> None:
+    assert bench.SCENARIOS[bench.NATURAL] is None
+    onset = "2026-W47"
+    found = bench.ScenarioResult(bench.NATURAL, 1, None, onset)
+    weeks = [bench.shift_week(onset, i) for i in range(-1, 30)]
+    found.weeks = [{"week": w, "status": "ok", "kinds": []} for w in weeks]
+    assert (found.judged_after, found.false_alarms, found.met) == (30, 0, True)
+    found.weeks[20] = {"week": weeks[20], "status": "breach", "kinds": ["calibration"]}
+    assert (found.false_alarms, found.met) == (1, False)

@@ -116,3 +116,27 @@ def test_batches_carry_the_configured_dirt(rate: float) -> None:
     extra = len(batch) - len(clean)
     assert (extra == 0) if rate == 0 else (10 < extra < 80)
     assert batch.duplicated().sum() == extra  # re-deliveries are exact copies
+
+
+def test_natural_variation_moves_the_base_rate_volume_and_a_seasonal_input_not_the_risk() -> None:
+    # Given a year of natural variation (small weeks: only the week's factors matter here)
+    params = _params(rows_per_week=3000, drift={"scenario": "natural_variation", "start_week": "2026-W01"})
+    weeks = {w: generate_week(params, 9, w) for w in ("2026-W02", "2026-W28", "2026-W31", "2026-W52")}
+    domestic = {
+        w: rows.loc[rows["is_cross_border"] == 0, "distance_from_home_km"].median() for w, rows in weeks.items()
+    }
+    # Then the distance from home follows the season (longest in July), payday and holiday weeks are busier
+    assert domestic["2026-W28"] > 2 * domestic["2026-W02"]
+    assert len(weeks["2026-W31"]) == 3600  # 2026-08-01 falls in W31: payday
+    assert len(weeks["2026-W52"]) == 4200  # the year-end holidays
+    # And the same weeks without the scenario are the plain ones, row for row
+    plain = _params(rows_per_week=3000)
+    assert len(generate_week(plain, 9, "2026-W52")) == 3000
+
+
+def test_natural_variation_shocks_the_base_rate_from_week_to_week() -> None:
+    params = _params(rows_per_week=20_000, drift={"scenario": "natural_variation", "start_week": "2026-W01"})
+    plain = _params(rows_per_week=20_000)
+    rates = [generate_week(params, 9, f"2026-W{n:02d}")[schema.LABEL].mean() for n in range(10, 16)]
+    plain_rates = [generate_week(plain, 9, f"2026-W{n:02d}")[schema.LABEL].mean() for n in range(10, 16)]
+    assert pd.Series(rates).std() > 2 * pd.Series(plain_rates).std()

@@ -42,7 +42,7 @@ def test_drift_free_weeks_raise_no_alarm(
     assert breached(findings) == set()
     names = by_name(findings)
     assert {
-        "average_precision",
+        "roc_auc",
         "recall_at_threshold",
         "observed_vs_expected",
         "flagged_share",
@@ -105,7 +105,7 @@ def test_too_few_labels_is_insufficient_not_an_alarm(
     frame = window(served, now=START + pd.Timedelta(days=3))
     findings = by_name(run(frame, reference_profile, monitor_params))
     # Then performance and calibration cannot judge: insufficient, not a breach
-    for name in ("average_precision", "recall_at_threshold"):
+    for name in ("roc_auc", "recall_at_threshold"):
         assert findings[name].status == "insufficient"
         assert "labelled positives" in findings[name].reason
     assert findings["flagged_share"].status == "ok"
@@ -256,6 +256,6 @@ def test_the_reference_weeks_against_themselves_are_identical(
     assert all(f.statistic == 0.0 for f in drift)
     assert all(f.p_value == pytest.approx(1.0) for f in drift)
     performance = by_name(findings)
-    assert performance["average_precision"].statistic == pytest.approx(0.0, abs=1e-6)
+    assert performance["roc_auc"].statistic == pytest.approx(0.0, abs=1e-6)
     assert performance["recall_at_threshold"].statistic == pytest.approx(0.0, abs=1e-6)
     assert breached(findings) == set()

@@ -32,7 +32,7 @@ class BaseParams(_Section):
 
 
 class DriftParams(_Section):
-    scenario: Literal["none", "covariate_shift", "new_fraud_pattern", "prior_shift"] = "none"
+    scenario: Literal["none", "covariate_shift", "new_fraud_pattern", "prior_shift", "natural_variation"] = "none"
     start_week: Week = "2026-W50"
     strength: float = Field(1.0, ge=0.0, le=5.0)
 
@@ -274,10 +274,13 @@ class MonitorProfileParams(_Section):
 
 class MonitorPerformanceParams(_Section):
     min_labelled_positives: int = Field(30, ge=1, description="Fewer labelled positives: 'insufficient'.")
-    average_precision_max_drop: Share = 0.1
+    roc_auc_max_drop: Share = Field(0.05, description="ROC AUC below the reference by this much (base-rate free).")
     recall_max_drop: Share = 0.1
-    resamples: int = Field(400, ge=50, le=100_000)
     confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    # Unused since ROC AUC replaced the bootstrapped average precision (which follows the base rate);
+    # accepted so that the params committed with older models still load (`--profile-from-history`).
+    average_precision_max_drop: Share = 0.1
+    resamples: int = Field(400, ge=50, le=100_000)
     seed: int = Field(42, ge=0)
 
 
@@ -298,12 +301,24 @@ class MonitorDriftParams(_Section):
     score_psi_threshold: float = Field(0.1, gt=0.0)
     # Inputs that move by construction, in units per day (compared with a reference moved as far).
     trending: dict[str, float] = Field(default_factory=dict)
+    # Numeric inputs whose level and spread follow the season: compared after standardising each week
+    # (median, interquartile range), so the season is not drift and a change of shape still is.
+    seasonal: Annotated[tuple[Annotated[str, Field(strict=True)], ...], Field(strict=False)] = ()
     ignored: Annotated[tuple[Annotated[str, Field(strict=True)], ...], Field(strict=False)] = ()
 
 
 class MonitorQualityParams(_Section):
     missing_rate_max_increase: Share = 0.15
     max_violation_share: Share = 0.01
+
+
+class MonitorBandsParams(_Section):
+    """Reference bands: each statistic per reference week; a breach must also leave the weeks' band."""
+
+    k: float = Field(
+        3.0, gt=0.0, le=10.0, description="Band: centre +/- k standard deviations (Student's t for few weeks)."
+    )
+    min_weeks: int = Field(4, ge=2, description="Fewer reference weeks with a value: no band (a warning).")
 
 
 class MonitorParams(_Section):
@@ -316,6 +331,7 @@ class MonitorParams(_Section):
     volume: MonitorVolumeParams = MonitorVolumeParams()
     drift: MonitorDriftParams = MonitorDriftParams()
     quality: MonitorQualityParams = MonitorQualityParams()
+    bands: MonitorBandsParams = MonitorBandsParams()
 
 
 # --- tune: `mlops-template tune`, the search over walk-forward folds (no stage reads it) -----------

@@ -126,6 +126,14 @@ def drift_problems(drift: MonitorDriftParams, contract: ContractSpec) -> list[st
     rule = "a trending input is a numeric input"
     found = (_not_numeric_input(where.format(name), name, contract, rule) for name in drift.trending)
     problems = [problem for problem in found if problem]
+    for name in drift.seasonal:
+        problem = _not_numeric_input(
+            f"monitor.drift.seasonal: {name!r}", name, contract, "a seasonal input is a numeric input"
+        )
+        if problem:
+            problems.append(problem)
+        if name in drift.trending:
+            problems.append(f"monitor.drift.seasonal: {name!r} is trending too (rule: one of the two)")
     inputs = contract.by_role("numeric", "categorical")
     for name in drift.ignored:
         where = f"monitor.drift.ignored: {name!r}"

@@ -1,15 +1,19 @@
 """The detectors: pure functions from a window of the prediction log and the reference profile to findings.
 
-Each detector measures an effect size against a threshold from params.yaml (`monitor:`) and, where a
-sampling test applies, a p-value. `decide` turns findings into breaches: a breach needs the effect
-at or beyond its threshold AND a p-value below family_alpha / m, where m is the number of tests the
-run made (Bonferroni): many detectors over many weeks would otherwise raise false alarms, and large
-windows would fire on shifts too small to matter.
+Each detector measures an effect size against a threshold from params.yaml (`monitor:`), its statistic
+against the reference weeks' band (reference_bands: how far it already moved from week to week) and,
+where a sampling test applies, a p-value. `decide` turns findings into breaches: a breach needs the
+effect at or beyond its threshold AND the statistic outside the band (when the profile has one) AND a
+p-value below family_alpha / m, where m is the number of tests the run made (Bonferroni): many
+detectors over many weeks would otherwise raise false alarms, large windows would fire on shifts too
+small to matter, and a pooled reference on changes its own weeks already showed.
 
 Kinds, from the harm they point at:
-- performance: average precision and recall at the threshold on the labelled rows (only labels
-  reveal a new fraud pattern: its scores, flagged share and inputs stay put);
-- calibration: observed positives against the sum of the scores (a rise in the base rate);
+- performance: ROC AUC and recall at the threshold on the labelled rows (only labels reveal a new
+  fraud pattern: its scores, flagged share and inputs stay put). Both are conditional on the label,
+  so a change of base rate alone does not move them; average precision, which follows the base
+  rate, is shown beside them and not judged;
+- calibration: observed positives against the sum of the scores (a change of base rate: prior shift);
 - volume: the flagged share (analysts' workload) and the rows a week;
 - input_drift: the score distribution and each input's distribution (PSI on reference bins);
 - data_quality: contract violations and missing-value rates of nullable inputs.
@@ -17,8 +21,10 @@ Kinds, from the harm they point at:
 Time-dependent inputs are handled on purpose: an input declared in `monitor.drift.trending` (units a
 day) is profiled as at the reference rows' mean event time, and each live value is moved back to that
 time at the same rate (`account_age_days` grows 7 days a week by construction: an unmoved reference
-would alarm every week); `monitor.drift.ignored` inputs are not compared; the event time is compared
-as its hour of day.
+would alarm every week); a `monitor.drift.seasonal` input is compared within each week (standardised
+by the week's median and interquartile range: the season moves its level and spread, not its shape);
+`monitor.drift.ignored` inputs are not compared; the event time is compared as its hour of day. An
+undeclared seasonal input is judged against the band of its reference weeks.
 """
 
 from __future__ import annotations
@@ -33,21 +39,25 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from mlops_template.core.config import MonitorParams
-from mlops_template.data import schema
 from mlops_template.model import statistics
+from mlops_template.monitoring import ranking, reference_bands
+from mlops_template.monitoring.reference_bands import Limits
 from mlops_template.monitoring.reference_profile import (
+    OTHER,
     CategoricalInput,
     NumericInput,
+    Performance,
     Profile,
+    categorical_counts,
     categorical_values,
-    hour_of_day,
-    moved_to,
+    comparable_values,
+    missing_count,
 )
 
 Kind = Literal["performance", "calibration", "volume", "input_drift", "data_quality"]
 Status = Literal["ok", "breach", "insufficient"]
 KINDS: tuple[Kind, ...] = ("performance", "calibration", "data_quality", "volume", "input_drift")  # by harm
-OTHER = "(other)"
+__all__ = ["OTHER", "Finding", "breaches", "decide", "run_all"]
 LABEL = "label"
 PROBABILITY = "probability"
 PREDICTION = "prediction"
@@ -81,6 +91,26 @@ class Finding:
         }
 
 
+def _band(profile: Profile, params: MonitorParams, detector: str) -> Limits | str:
+    return reference_bands.limits(profile.bands.get(detector), params.bands.k, params.bands.min_weeks)
+
+
+def _against(band: Limits | str, value: float, exceeds: bool) -> tuple[bool, str, dict[str, Any]]:
+    """The effect's verdict with the band: (exceeds and outside the band, the reason's tail, details)."""
+    if isinstance(band, str):
+        return exceeds, f"; {band}", {"band": None, "band_note": band, "value": round(value, 6)}
+    outside = band.outside(value)
+    where = "outside" if outside else "inside"
+    return (
+        exceeds and outside,
+        f"; {value:.4g} {where} the {band.describe()}",
+        {
+            "band": band.as_json(),
+            "value": round(value, 6),
+        },
+    )
+
+
 def _insufficient(kind: Kind, detector: str, threshold: float, reason: str) -> Finding:
     return Finding(kind, detector, "insufficient", None, threshold, None, reason)
 
@@ -97,45 +127,77 @@ def _labelled(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def performance(frame: pd.DataFrame, profile: Profile, params: MonitorParams) -> list[Finding]:
-    """Average precision (bootstrap) and recall at the threshold (Fisher) of the labelled rows."""
+    """ROC AUC (Hanley-McNeil) and recall at the threshold (Fisher) of the labelled rows, against their bands."""
     settings = params.performance
     labels, scores, predictions = _labelled(frame)
     positives = int(labels.sum())
+    reference = profile.performance
     if positives < settings.min_labelled_positives or positives == len(labels):
         why = (
             f"{positives} labelled positives in {len(labels)} labelled rows "
             f"(rule: at least {settings.min_labelled_positives}, and some negatives)"
         )
         return [
-            _insufficient("performance", "average_precision", settings.average_precision_max_drop, why),
+            _insufficient("performance", "roc_auc", settings.roc_auc_max_drop, why),
             _insufficient("performance", "recall_at_threshold", settings.recall_max_drop, why),
         ]
+    return [_roc_auc(labels, scores, profile, params), _recall(labels, predictions, reference, profile, params)]
+
+
+def _roc_auc(labels: np.ndarray, scores: np.ndarray, profile: Profile, params: MonitorParams) -> Finding:
+    settings = params.performance
     reference = profile.performance
-    point, replicates = statistics.bootstrap_average_precision(labels, scores, settings.resamples, settings.seed)
-    interval = statistics.percentile_interval(point, replicates, settings.confidence)
-    low, high = interval.low, interval.high
-    spread = float(np.std(replicates))
-    drop = reference.average_precision - point
-    p_ap = float(scipy_stats.norm.cdf(-drop / spread)) if spread > 0 else (0.0 if drop > 0 else 1.0)
-    ap = Finding(
+    if reference.roc_auc is None or reference.roc_auc_se is None:
+        why = "the profile has no ROC AUC (written before it was judged: `dvc repro profile`)"
+        return _insufficient("performance", "roc_auc", settings.roc_auc_max_drop, why)
+    live = ranking.roc_auc(labels, scores)
+    if live is None:  # both classes were checked by the caller
+        return _insufficient("performance", "roc_auc", settings.roc_auc_max_drop, "one class only")
+    held = ranking.Auc(reference.roc_auc, reference.roc_auc_se, reference.positives, reference.labelled)
+    drop = reference.roc_auc - live.value
+    z = float(scipy_stats.norm.ppf(0.5 + settings.confidence / 2))
+    low, high = max(0.0, live.value - z * live.standard_error), min(1.0, live.value + z * live.standard_error)
+    exceeds, tail, band = _against(_band(profile, params, "roc_auc"), live.value, drop >= settings.roc_auc_max_drop)
+    base_rate = live.positives / len(labels)
+    ap = statistics.estimate(statistics.average_precision(labels, scores), len(labels))
+    return Finding(
         "performance",
-        "average_precision",
+        "roc_auc",
         "ok",
         drop,
-        settings.average_precision_max_drop,
-        p_ap,
-        f"average precision {point:.3f} [{low:.3f}, {high:.3f}] on {positives} labelled positives against "
-        f"{reference.average_precision:.3f} on the held-out weeks: drop {drop:+.3f} "
-        f"(threshold {settings.average_precision_max_drop:.3f})",
-        exceeds=drop >= settings.average_precision_max_drop,
-        details={"live": round(point, 6), "interval": [round(low, 6), round(high, 6)], "positives": positives},
+        settings.roc_auc_max_drop,
+        ranking.drop_p_value(held, live),
+        f"ROC AUC {live.value:.3f} [{low:.3f}, {high:.3f}] on {live.positives} labelled positives against "
+        f"{reference.roc_auc:.3f} on the held-out weeks: drop {drop:+.3f} (threshold {settings.roc_auc_max_drop:.3f})"
+        f"{tail} (average precision {ap:.3f} at a base rate of {base_rate:.4f}, against "
+        f"{reference.average_precision:.3f} at {reference.positives / reference.labelled:.4f}: not judged, "
+        "it follows the base rate)",
+        exceeds=exceeds,
+        details={
+            "live": round(live.value, 6),
+            "interval": [round(low, 6), round(high, 6)],
+            "positives": live.positives,
+            "average_precision": round(ap, 6),
+            "base_rate": round(base_rate, 6),
+            **band,
+        },
     )
+
+
+def _recall(
+    labels: np.ndarray, predictions: np.ndarray, reference: Performance, profile: Profile, params: MonitorParams
+) -> Finding:
+    settings = params.performance
+    positives = int(labels.sum())
     hits = int(predictions[labels == 1].sum())
     recall = hits / positives
     r_low, r_high = statistics.wilson_interval(hits, positives, settings.confidence)
     recall_drop = reference.recall - recall
     p_recall = statistics.two_proportion_p_value(hits, positives, reference.recalled, reference.positives, "less")
-    rec = Finding(
+    exceeds, tail, band = _against(
+        _band(profile, params, "recall_at_threshold"), recall, recall_drop >= settings.recall_max_drop
+    )
+    return Finding(
         "performance",
         "recall_at_threshold",
         "ok",
@@ -144,18 +206,22 @@ def performance(frame: pd.DataFrame, profile: Profile, params: MonitorParams) ->
         p_recall,
         f"recall at the threshold {recall:.3f} [{r_low:.3f}, {r_high:.3f}] ({hits} of {positives} positives "
         f"flagged) against {reference.recall:.3f} on the held-out weeks: drop {recall_drop:+.3f} "
-        f"(threshold {settings.recall_max_drop:.3f})",
-        exceeds=recall_drop >= settings.recall_max_drop,
-        details={"live": round(recall, 6), "interval": [round(r_low, 6), round(r_high, 6)], "positives": positives},
+        f"(threshold {settings.recall_max_drop:.3f}){tail}",
+        exceeds=exceeds,
+        details={
+            "live": round(recall, 6),
+            "interval": [round(r_low, 6), round(r_high, 6)],
+            "positives": positives,
+            **band,
+        },
     )
-    return [ap, rec]
 
 
 # --- calibration -------------------------------------------------------------------------------------
 
 
-def calibration(frame: pd.DataFrame, params: MonitorParams) -> Finding:
-    """Observed positives among the labelled rows against what their scores expect."""
+def calibration(frame: pd.DataFrame, profile: Profile, params: MonitorParams) -> Finding:
+    """Observed positives among the labelled rows against what their scores expect (a prior shift moves it)."""
     settings = params.calibration
     labels, scores, _ = _labelled(frame)
     expected = float(scores.sum())
@@ -171,6 +237,9 @@ def calibration(frame: pd.DataFrame, params: MonitorParams) -> Finding:
     ratio = observed / expected
     change = abs(ratio - 1.0)
     direction = "under-predicts" if ratio > 1 else "over-predicts"
+    exceeds, tail, band = _against(
+        _band(profile, params, "observed_vs_expected"), ratio, change >= settings.max_ratio_change
+    )
     return Finding(
         "calibration",
         "observed_vs_expected",
@@ -179,9 +248,10 @@ def calibration(frame: pd.DataFrame, params: MonitorParams) -> Finding:
         settings.max_ratio_change,
         statistics.calibration_p_value(labels, scores),
         f"{observed} positives observed in {len(labels)} labelled rows where the scores expect {expected:.1f} "
-        f"(x{ratio:.2f}: the model {direction}; threshold |ratio - 1| {settings.max_ratio_change:g})",
-        exceeds=change >= settings.max_ratio_change,
-        details={"observed": observed, "expected": round(expected, 3), "labelled": len(labels)},
+        f"(x{ratio:.2f}: the model {direction}, a change of base rate when ROC AUC holds: prior shift; "
+        f"threshold |ratio - 1| {settings.max_ratio_change:g}){tail}",
+        exceeds=exceeds,
+        details={"observed": observed, "expected": round(expected, 3), "labelled": len(labels), **band},
     )
 
 
@@ -200,6 +270,7 @@ def flagged_share(frame: pd.DataFrame, profile: Profile, params: MonitorParams) 
     share = flagged / rows
     reference = profile.flagged_share
     change = abs(share / reference - 1.0) if reference > 0 else math.inf
+    exceeds, tail, band = _against(_band(profile, params, "flagged_share"), share, change >= tolerance)
     return Finding(
         "volume",
         "flagged_share",
@@ -208,9 +279,9 @@ def flagged_share(frame: pd.DataFrame, profile: Profile, params: MonitorParams) 
         tolerance,
         statistics.two_proportion_p_value(flagged, rows, profile.scores.flagged, profile.scores.rows),
         f"{share:.4f} of {rows} rows flagged ({flagged}) against {reference:.4f} on the held-out weeks "
-        f"(x{share / reference if reference else math.inf:.2f}; threshold |ratio - 1| {tolerance:g})",
-        exceeds=change >= tolerance,
-        details={"live": round(share, 6), "reference": round(reference, 6), "flagged": flagged},
+        f"(x{share / reference if reference else math.inf:.2f}; threshold |ratio - 1| {tolerance:g}){tail}",
+        exceeds=exceeds,
+        details={"live": round(share, 6), "reference": round(reference, 6), "flagged": flagged, **band},
     )
 
 
@@ -221,6 +292,9 @@ def rows_per_week(rows: int, weeks: float, profile: Profile, params: MonitorPara
         return None
     live = rows / weeks
     ratio = live / profile.rows_per_week
+    exceeds, tail, band = _against(
+        _band(profile, params, "rows_per_week"), live, ratio >= ratio_limit or ratio <= 1 / ratio_limit
+    )
     return Finding(
         "volume",
         "rows_per_week",
@@ -229,21 +303,27 @@ def rows_per_week(rows: int, weeks: float, profile: Profile, params: MonitorPara
         ratio_limit,
         None,
         f"{live:.0f} rows a week against {profile.rows_per_week:.0f} on the held-out weeks "
-        f"(x{ratio:.2f}; rule: within x{1 / ratio_limit:.2f} .. x{ratio_limit:.2f})",
-        exceeds=ratio >= ratio_limit or ratio <= 1 / ratio_limit,
-        details={"live": round(live, 3), "reference": profile.rows_per_week},
+        f"(x{ratio:.2f}; rule: within x{1 / ratio_limit:.2f} .. x{ratio_limit:.2f}){tail}",
+        exceeds=exceeds,
+        details={"live": round(live, 3), "reference": profile.rows_per_week, **band},
     )
 
 
 # --- drift ------------------------------------------------------------------------------------------
 
 
-def _drift(
-    detector: str, counts: tuple[np.ndarray, np.ndarray], threshold: float, what: str, bins: list[str]
+def _drift(  # noqa: PLR0917 (one place builds every PSI finding)
+    detector: str,
+    counts: tuple[np.ndarray, np.ndarray],
+    threshold: float,
+    what: str,
+    bins: list[str],
+    band: Limits | str,
 ) -> Finding:
-    """PSI and the homogeneity test of (reference, live) counts over the same bins."""
+    """PSI and the homogeneity test of (reference, live) counts over the same bins, against the PSI band."""
     reference, live = counts
     index = statistics.psi(reference, live)
+    exceeds, tail, judged = _against(band, index, index >= threshold)
     return Finding(
         "input_drift",
         detector,
@@ -251,12 +331,13 @@ def _drift(
         index,
         threshold,
         statistics.homogeneity_p_value(reference, live),
-        f"{what}: PSI {index:.3f} against the held-out weeks (threshold {threshold:g})",
-        exceeds=index >= threshold,
+        f"{what}: PSI {index:.3f} against the held-out weeks (threshold {threshold:g}){tail}",
+        exceeds=exceeds,
         details={
             "bins": bins,
             "reference": [int(c) for c in reference],
             "live": [int(c) for c in live],
+            **judged,
         },
     )
 
@@ -277,15 +358,14 @@ def score_drift(frame: pd.DataFrame, profile: Profile, params: MonitorParams) ->
     edges = np.asarray(profile.scores.edges, dtype=np.float64)
     live = statistics.bin_counts(frame[PROBABILITY].to_numpy(dtype=np.float64), edges)
     reference = np.asarray(profile.scores.counts)
-    return _drift("score_psi", (reference, live), threshold, "score distribution", _edges_labels(profile.scores.edges))
-
-
-def _numeric_live(frame: pd.DataFrame, name: str, spec: NumericInput, profile: Profile) -> np.ndarray:
-    if spec.transform == "hour_of_day":
-        return hour_of_day(frame[name])
-    values = pd.to_numeric(frame[name], errors="coerce").astype("float64").to_numpy()
-    # A trending input: each value moved back to the reference's time, as the profile's were.
-    return moved_to(values, frame[schema.TIMESTAMP], profile.reference_timestamp, spec.trend_per_day)
+    return _drift(
+        "score_psi",
+        (reference, live),
+        threshold,
+        "score distribution",
+        _edges_labels(profile.scores.edges),
+        _band(profile, params, "score_psi"),
+    )
 
 
 def input_drift(frame: pd.DataFrame, profile: Profile, params: MonitorParams) -> list[Finding]:
@@ -303,32 +383,35 @@ def input_drift(frame: pd.DataFrame, profile: Profile, params: MonitorParams) ->
         if name not in frame.columns:
             found.append(_insufficient("input_drift", detector, settings.psi_threshold, f"{name}: not in the log"))
             continue
+        band = _band(profile, params, detector)
         if isinstance(spec, NumericInput):
-            rate = spec.trend_per_day
-            live = statistics.bin_counts(_numeric_live(frame, name, spec, profile), np.asarray(spec.edges))
-            what = name + (f" (trending {rate:g}/day, compared as at the reference time)" if rate else "")
-            if spec.transform == "hour_of_day":
-                what = f"{name} (hour of day)"
+            values = comparable_values(frame, name, spec, profile.reference_timestamp)
+            live = statistics.bin_counts(values, np.asarray(spec.edges))
             found.append(
                 _drift(
-                    detector, (np.asarray(spec.counts), live), settings.psi_threshold, what, _edges_labels(spec.edges)
+                    detector,
+                    (np.asarray(spec.counts), live),
+                    settings.psi_threshold,
+                    _numeric_what(name, spec),
+                    _edges_labels(spec.edges),
+                    band,
                 )
             )
         else:
-            found.append(_categorical_drift(detector, frame, name, spec, settings.psi_threshold))
+            bins, live = categorical_counts(frame, name, spec)
+            reference = np.array([*spec.counts.values(), 0])
+            found.append(_drift(detector, (reference, live), settings.psi_threshold, name, bins, band))
     return found
 
 
-def _categorical_drift(
-    detector: str, frame: pd.DataFrame, name: str, spec: CategoricalInput, threshold: float
-) -> Finding:
-    values = categorical_values(frame, name).dropna()
-    known = list(spec.counts)
-    live_counts = values.where(values.isin(known), OTHER).value_counts()
-    bins = [*known, OTHER]
-    reference = np.array([*spec.counts.values(), 0])
-    live = np.array([int(live_counts.get(b, 0)) for b in bins])
-    return _drift(detector, (reference, live), threshold, name, bins)
+def _numeric_what(name: str, spec: NumericInput) -> str:
+    if spec.transform == "hour_of_day":
+        return f"{name} (hour of day)"
+    if spec.transform == "week_standardised":
+        return f"{name} (seasonal: compared within each week, standardised by its median and IQR)"
+    if spec.trend_per_day:
+        return f"{name} (trending {spec.trend_per_day:g}/day, compared as at the reference time)"
+    return name
 
 
 # --- data quality ----------------------------------------------------------------------------------
@@ -347,12 +430,10 @@ def missing_rates(frame: pd.DataFrame, profile: Profile, params: MonitorParams) 
             why = f"{len(frame)} rows in the window (rule: at least {params.min_rows})"
             found.append(_insufficient("data_quality", detector, limit, why))
             continue
-        if isinstance(spec, CategoricalInput):
-            missing = int(categorical_values(frame, name).isna().sum())
-        else:
-            missing = int(pd.to_numeric(frame[name], errors="coerce").isna().sum())
+        missing = missing_count(frame, name, spec)
         rate, reference = missing / len(frame), spec.missing / spec.rows
         increase = rate - reference
+        exceeds, tail, band = _against(_band(profile, params, detector), rate, increase >= limit)
         found.append(
             Finding(
                 "data_quality",
@@ -362,9 +443,9 @@ def missing_rates(frame: pd.DataFrame, profile: Profile, params: MonitorParams) 
                 limit,
                 statistics.two_proportion_p_value(missing, len(frame), spec.missing, spec.rows, "greater"),
                 f"{name}: {rate:.4f} missing against {reference:.4f} on the held-out weeks "
-                f"(increase {increase:+.4f}; threshold {limit:g})",
-                exceeds=increase >= limit,
-                details={"live": round(rate, 6), "reference": round(reference, 6)},
+                f"(increase {increase:+.4f}; threshold {limit:g}){tail}",
+                exceeds=exceeds,
+                details={"live": round(rate, 6), "reference": round(reference, 6), **band},
             )
         )
     return found
@@ -440,7 +521,7 @@ def run_all(
     """Every detector on `frame` (rows of the profiled model version) and the window's traffic."""
     found = [
         *performance(frame, profile, params),
-        calibration(frame, params),
+        calibration(frame, profile, params),
         flagged_share(frame, profile, params),
         score_drift(frame, profile, params),
         *input_drift(frame, profile, params),

@@ -109,6 +109,17 @@ def check_params(params: MonitorParams, profile: reference_profile.Profile) -> N
             "(rule: the profile stage reads it; re-run `dvc repro profile` after changing it)"
         )
         raise ConfigError(msg)
+    seasonal = sorted(
+        name
+        for name, spec in profile.inputs.items()
+        if isinstance(spec, reference_profile.NumericInput) and spec.transform == "week_standardised"
+    )
+    if sorted(params.drift.seasonal) != seasonal:
+        msg = (
+            f"monitor.drift.seasonal: {sorted(params.drift.seasonal)} is not the profile's {seasonal} "
+            "(rule: the profile stage reads it; re-run `dvc repro profile` after changing it)"
+        )
+        raise ConfigError(msg)
     for name in params.drift.ignored:
         if name not in profile.inputs:
             msg = (
@@ -152,10 +163,12 @@ def judge(
     else:
         status, line = "ok", f"ok: {len(findings)} detectors quiet on {len(ours)} rows ({labelled} labelled)"
     alphas = [f.details["alpha"] for f in findings if "alpha" in f.details]
+    unbanded = sorted({str(f.details["band_note"]) for f in findings if f.details.get("band_note")})
     summary |= {
         "status": status,
         "reason": line,
         "alpha": alphas[0] if alphas else None,
+        "bands": {"k": params.bands.k, "weeks": profile.band_weeks, "warnings": unbanded},
         "breaches": [
             {k: f.as_json()[k] for k in ("kind", "detector", "statistic", "threshold", "p_value", "reason")}
             for f in breached

@@ -33,6 +33,32 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def band_text(finding: Finding) -> str:
+    """The reference weeks' band a finding was judged against ([low, high]; one side open), or why none."""
+    band = finding.details.get("band")
+    if not band:
+        return "none" if finding.details.get("band_note") else "n/a"
+    low = "-inf" if band["low"] is None else _number(float(band["low"]))
+    high = "+inf" if band["high"] is None else _number(float(band["high"]))
+    return f"[{low}, {high}] ({band['weeks']} weeks)"
+
+
+def _value(finding: Finding) -> str:
+    return _number(finding.details.get("value"))
+
+
+def _band_lines(summary: dict[str, Any]) -> list[str]:
+    bands = summary.get("bands") or {}
+    lines = [
+        (
+            f"Bands: each statistic per reference week ({len(bands.get('weeks', []))} weeks), centre +/- "
+            f"{bands.get('k', 'k')} standard deviations, widened to hold every week; a breach is outside its band too."
+        ),
+    ]
+    lines += [f"Warning: {w}." for w in bands.get("warnings", [])]
+    return lines
+
+
 def _headline(summary: dict[str, Any]) -> str:
     window = summary["window"]
     return (
@@ -63,16 +89,18 @@ def markdown(summary: dict[str, Any], findings: list[Finding], profile: Profile)
         "## Detectors",
         "",
         (
-            "A breach needs the effect at or beyond its threshold and, where a test applies, p below the "
-            f"run's Bonferroni alpha ({_number(alpha)})."
+            "A breach needs the effect at or beyond its threshold, the statistic outside the reference weeks' "
+            f"band and, where a test applies, p below the run's Bonferroni alpha ({_number(alpha)})."
         ),
         "",
-        "| kind | detector | status | statistic | threshold | p-value | reason |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        *_band_lines(summary),
+        "",
+        "| kind | detector | status | value | reference band | effect | threshold | p-value | reason |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     lines += [
-        f"| {f.kind} | {f.detector} | {ICONS[f.status]} | {_number(f.statistic)} | {_number(f.threshold)} | "
-        f"{_number(f.p_value)} | {_cell(f.reason)} |"
+        f"| {f.kind} | {f.detector} | {ICONS[f.status]} | {_value(f)} | {band_text(f)} | {_number(f.statistic)} | "
+        f"{_number(f.threshold)} | {_number(f.p_value)} | {_cell(f.reason)} |"
         for f in findings
     ]
     lines += [
@@ -210,9 +238,59 @@ def _intervals_svg(title: str, findings: list[Finding]) -> str:
     return "".join(parts)
 
 
-def charts(findings: list[Finding]) -> list[str]:
-    """The page's charts: score distribution, drift per input, and each judged effect against its threshold."""
+def _bands_svg(title: str, findings: list[Finding], profile: Profile) -> str:
+    """Per statistic on its own axis: the band (grey), the reference weeks (ticks), the window (dot)."""
+    row, left, width = 30, 210, 380
+    height = 40 + row * len(findings)
+    parts = [
+        (
+            f'<svg role="img" aria-label="{escape(title)}" width="{left + width + 90}" height="{height}" '
+            f'viewBox="0 0 {left + width + 90} {height}">'
+        ),
+        f'<text x="4" y="14" font-size="13" font-weight="bold">{escape(title)}</text>',
+    ]
+    for i, finding in enumerate(findings):
+        band, value = finding.details["band"], float(finding.details["value"])
+        reference = profile.bands.get(finding.detector)
+        weeks = list(reference.weeks.values()) if reference else []
+        ends = [v for v in (band["low"], band["high"]) if v is not None]
+        lowest, highest = min([value, *ends, *weeks]), max([value, *ends, *weeks])
+        span = (highest - lowest) or 1.0
+        lowest, highest = lowest - 0.05 * span, highest + 0.05 * span
+        y = 34 + i * row
+
+        def x(v: float, lo: float = lowest, hi: float = highest) -> float:
+            return left + (v - lo) / (hi - lo) * width
+
+        low = x(band["low"]) if band["low"] is not None else left
+        high = x(band["high"]) if band["high"] is not None else left + width
+        colour = COLOURS["breach"] if finding.status == "breach" else LIVE_COLOUR
+        parts += [
+            f'<text x="{left - 6}" y="{y + 4}" font-size="11" text-anchor="end">{escape(finding.detector)}</text>',
+            (
+                f'<rect x="{low:.1f}" y="{y - 7}" width="{max(high - low, 1.0):.1f}" height="14" '
+                f'fill="{REFERENCE_COLOUR}" opacity="0.5"><title>{escape(band_text(finding))}</title></rect>'
+            ),
+            *(f'<line x1="{x(w):.1f}" y1="{y - 7}" x2="{x(w):.1f}" y2="{y + 7}" stroke="#455a64"/>' for w in weeks),
+            (f'<circle cx="{x(value):.1f}" cy="{y}" r="4" fill="{colour}"><title>window {value:.4g}</title></circle>'),
+            f'<text x="{left + width + 6}" y="{y + 4}" font-size="10">{value:.4g}</text>',
+        ]
+    parts += [
+        (
+            f'<text x="{left}" y="{height - 4}" font-size="10">grey: the reference weeks\' band; ticks: each '
+            "reference week; dot: the window (each row on its own scale)</text>"
+        ),
+        "</svg>",
+    ]
+    return "".join(parts)
+
+
+def charts(findings: list[Finding], profile: Profile | None = None) -> list[str]:
+    """The page's charts: each statistic in its band, score distribution, drift per input, effects/thresholds."""
     found: list[str] = []
+    banded = [f for f in findings if f.details.get("band") and f.details.get("value") is not None]
+    if banded and profile is not None:
+        found.append(_bands_svg("Each statistic against its reference weeks' band", banded, profile))
     by_name = {f.detector: f for f in findings}
     measured = [f for f in findings if f.kind == "performance" and "interval" in f.details and f.statistic is not None]
     if measured:
@@ -262,7 +340,8 @@ def html(summary: dict[str, Any], findings: list[Finding], profile: Profile) -> 
     status = summary["status"]
     rows = "".join(
         f'<tr><td>{escape(f.kind)}</td><td>{escape(f.detector)}</td><td style="color:{COLOURS[f.status]}">'
-        f"{ICONS[f.status]}</td><td>{_number(f.statistic)}</td><td>{_number(f.threshold)}</td>"
+        f"{ICONS[f.status]}</td><td>{escape(_value(f))}</td><td>{escape(band_text(f))}</td>"
+        f"<td>{_number(f.statistic)}</td><td>{_number(f.threshold)}</td>"
         f"<td>{_number(f.p_value)}</td><td>{escape(f.reason)}</td></tr>"
         for f in findings
     )
@@ -282,9 +361,11 @@ def html(summary: dict[str, Any], findings: list[Finding], profile: Profile) -> 
         f"<p>{escape(_headline(summary))}</p>"
         + (f"<h2>Breaches</h2><ul>{breach_items}</ul>" if breach_items else "")
         + "<h2>Charts</h2>"
-        + "".join(charts(findings))
-        + "<h2>Detectors</h2><table><tr><th>kind</th><th>detector</th><th>status</th><th>statistic</th>"
-        "<th>threshold</th><th>p-value</th><th>reason</th></tr>"
+        + "".join(charts(findings, profile))
+        + "<h2>Detectors</h2>"
+        + "".join(f"<p>{escape(line)}</p>" for line in _band_lines(summary))
+        + "<table><tr><th>kind</th><th>detector</th><th>status</th><th>value</th><th>reference band</th>"
+        "<th>effect</th><th>threshold</th><th>p-value</th><th>reason</th></tr>"
         + rows
         + "</table>"
         + f"<p>Bonferroni alpha of this run: {_number(summary.get('alpha'))}. Reference model "

@@ -8,6 +8,12 @@ configured week give later stages a ground truth to detect and recover from:
 - new_fraud_pattern: card testing appears (tiny online digital-goods payments from established,
   domestic, low-velocity customers), a region the old model has learnt to trust; P(fraud | x) changes.
 - prior_shift: the fraud base rate rises (odds x (1 + 2 * strength)); P(x | fraud) unchanged.
+- natural_variation: nothing harmful, only what a real process does from week to week: shocks to the
+  base rate (log-odds ~ N(0, 0.25 x strength) a week), a seasonal input (the distance of domestic
+  payments from home follows the year: scale x (1 +/- 0.5), longest in summer), payday weeks (the 1st
+  of a month: 20% more rows, amounts x 1.1) and the year-end holidays (40% more rows, more online).
+  The model's ranking is unchanged (P(fraud | x) moves by an intercept only); the monitor must stay
+  quiet when its reference weeks varied as much.
 """
 
 from __future__ import annotations
@@ -73,6 +79,40 @@ _LAST_SECOND_OF_WEEK = 7 * 86_400 - 1  # seconds after Monday 00:00
 
 
 @dataclass(frozen=True)
+class _Season:
+    """How a week of the natural_variation scenario differs from a plain one (all 1 / 0: no difference)."""
+
+    volume: float = 1.0
+    amount: float = 1.0
+    online: float = 0.0
+    distance: float = 1.0
+    log_odds: float = 0.0
+
+
+PLAIN = _Season()
+
+
+def _season(params: SimulatedSourceParams, seed: int, week: str) -> _Season:
+    """The week's natural variation: drawn from (seed, week) alone, with its own stream of numbers."""
+    strength = _drift_active(params, week, "natural_variation")
+    if strength == 0:
+        return PLAIN
+    monday = parse_week(week)
+    days = [monday + dt.timedelta(days=d) for d in range(7)]
+    payday = any(d.day == 1 for d in days)
+    holidays = any((d.month, d.day) >= (12, 20) or (d.month, d.day) <= (1, 2) for d in days)
+    year_angle = 2 * np.pi * (monday.timetuple().tm_yday + 3) / 365.25  # Thursday of the week
+    shock = float(np.random.default_rng([seed, monday.year, monday.isocalendar()[1], 7]).normal(0.0, 0.25))
+    return _Season(
+        volume=1.0 + strength * (0.2 * payday + 0.4 * holidays),
+        amount=1.0 + strength * 0.1 * payday,
+        online=strength * 0.05 * holidays,
+        distance=1.0 + strength * 0.5 * np.cos(year_angle - 2 * np.pi * 200 / 365.25),  # longest mid-July
+        log_odds=strength * shock,
+    )
+
+
+@dataclass(frozen=True)
 class _Customers:
     age: np.ndarray  # float, NaN where KYC data is missing
     opened_day: np.ndarray  # days after _EPOCH
@@ -96,21 +136,23 @@ def _drift_active(params: SimulatedSourceParams, week: str, scenario: str) -> fl
     return drift.strength
 
 
-def _base_rows(params: SimulatedSourceParams, seed: int, week: str, rng: np.random.Generator) -> pd.DataFrame:
-    n = params.rows_per_week
+def _base_rows(
+    params: SimulatedSourceParams, seed: int, week: str, rng: np.random.Generator, season: _Season = PLAIN
+) -> pd.DataFrame:
+    n = round(params.rows_per_week * season.volume)
     shift = _drift_active(params, week, "covariate_shift")
     customers = _customers(seed, params.customers)
     who = rng.choice(params.customers, size=n, p=customers.activity)
 
     mix = dict(_CHANNEL_MIX)
-    mix["online"] += 0.15 * shift
+    mix["online"] += 0.15 * shift + season.online
     total = sum(mix.values())
     channel = rng.choice(list(mix), size=n, p=[v / total for v in mix.values()])
     category = np.empty(n, dtype=object)
     for name, options in _CATEGORY_MIX.items():
         where = channel == name
         category[where] = rng.choice(list(options), size=int(where.sum()), p=list(options.values()))
-    median = np.array([_AMOUNT[c][0] for c in category]) * (1.0 + 0.5 * shift)
+    median = np.array([_AMOUNT[c][0] for c in category]) * (1.0 + 0.5 * shift) * season.amount
     spread = np.array([_AMOUNT[c][1] for c in category])
     amount = np.clip(np.round(median * np.exp(rng.normal(0, spread)), 2), 0.5, 25_000.0)
 
@@ -128,7 +170,7 @@ def _base_rows(params: SimulatedSourceParams, seed: int, week: str, rng: np.rand
     days_since_epoch = (parse_week(week) - _EPOCH).days + day
 
     cross_border = (rng.random(n) < np.where(category == "travel", 0.45, 0.05 + 0.05 * shift)).astype(int)
-    distance = np.where(cross_border == 1, rng.uniform(300, 3000, n), rng.exponential(8.0, n))
+    distance = np.where(cross_border == 1, rng.uniform(300, 3000, n), rng.exponential(8.0, n) * season.distance)
     distance = np.where(channel == "online", np.nan, np.round(distance, 1))
     device = np.where(rng.random(n) < 0.65, "mobile", "desktop").astype(object)
     device[(channel != "online") | (rng.random(n) < 0.02)] = None
@@ -208,9 +250,10 @@ def generate_week(params: SimulatedSourceParams, seed: int, week: str) -> pd.Dat
     """Return the clean batch for `week`: rows that honour the contract, sorted by time."""
     year, number = int(week[:4]), int(week[6:])
     rng = np.random.default_rng([seed, year, number])
-    rows = _base_rows(params, seed, week, rng)
+    season = _season(params, seed, week)
+    rows = _base_rows(params, seed, week, rng, season)
     logit = _intercept(params, seed) + _risk_score(rows)
-    logit += np.log1p(2.0 * _drift_active(params, week, "prior_shift"))
+    logit += np.log1p(2.0 * _drift_active(params, week, "prior_shift")) + season.log_odds
     fraud = rng.random(len(rows)) < 1 / (1 + np.exp(-logit))
     noise = rng.random(len(rows)) < params.label_noise
     rows["is_fraud"] = (fraud ^ noise).astype(int)

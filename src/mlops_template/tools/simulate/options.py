@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mlops_template.core.errors import MlopsTemplateError
 
-SCENARIOS = ("none", "covariate_shift", "new_fraud_pattern", "prior_shift")
+SCENARIOS = ("none", "covariate_shift", "new_fraud_pattern", "prior_shift", "natural_variation")
 RETRAIN = ("on-breach", "weekly")
 
 
