@@ -54,8 +54,10 @@ class Environment:
     def problem(self) -> str | None:
         """None when the venv holds exactly the current pins, else why not (for bench-serve's report)."""
         stamp = self.venv / STAMP
+        if not stamp.exists() and self.log.exists():
+            return f"its install failed (`make bench-peers` tries again; the installer's log: {self.log})"
         if not stamp.exists():
-            return f"not installed (run `make bench-peers`; the installer's log: {self.log})"
+            return "not installed (run `make bench-peers`)"
         if stamp.read_text(encoding="utf-8").strip() != self.pins():
             return f"installed from other pins than {self.requirements} (run `make bench-peers`)"
         return None
