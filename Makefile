@@ -20,7 +20,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps run data repro metrics test test-fast lint format bench bench-serve bench-peers bench-monitor bench-tune loop-plot image rename clean
+.PHONY: help install system-deps run data repro metrics test test-fast lint format bench bench-serve bench-peers bench-page screenshots bench-monitor bench-tune loop-plot image rename clean
 
 ## Show this help
 help:
@@ -96,6 +96,14 @@ bench-serve: install system-deps bench-peers
 ## The peers' own pinned venvs (.tools/peers/, from benchmarks/peers/*/requirements.txt; not in uv.lock)
 bench-peers: install
 	python benchmarks/peers/environments.py
+
+## The page's first screen in chromium against the same server's emptiest page (after `make run`; target < 1 s)
+bench-page: install system-deps
+	python benchmarks/bench_page.py
+
+## Regenerate docs/page-*.png: the page's browser flows, their screenshots copied to docs/
+screenshots: install system-deps
+	PAGE_SCREENSHOTS_DIR=$(CURDIR)/docs pytest -m browser tests/serving/test_page_browser.py
 
 ## The monitor's detection table over the simulator's drift scenarios (delay, kind, false alarms; after `make run`)
 bench-monitor: install
