@@ -56,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from benchmarks.peers.environments import Environment
 from benchmarks.workspace import REPO, VENV_BIN, free_port, project_env
 from mlops_template.core.command import positive_int
-from mlops_template.tools.workspace import stop_process_group
+from mlops_template.tools.workspace import OUTSIDE_STORES, stop_process_group
 
 API_KEY = "bench-key-not-a-secret"
 EMPTY_APP = """
@@ -455,6 +455,7 @@ def targets(work: Path, registered: str, tracking_uri: str) -> list[Target]:
             BENTOML,
             [str(bentoml.bin / "bentoml"), "serve", "service:FraudDetector", "--working-dir", str(BENTOML_DIR), *local],
             project_env(
+                drop=(*OUTSIDE_STORES, "VIRTUAL_ENV", "PYTHON", "UV_"),  # none of the project's environment
                 PATH=f"{bentoml.bin}:/usr/bin:/bin",
                 BENTOML_HOME=str(work / "bentoml-home"),
                 BENTOML_DO_NOT_TRACK="True",
