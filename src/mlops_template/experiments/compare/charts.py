@@ -9,9 +9,10 @@ an .svg file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from html import escape
+from html import escape as _escape
 
 # Colour-blind-safe (Okabe-Ito), with dashes for print.
 PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000")
@@ -22,6 +23,14 @@ TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"  # a name, never fetched
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def escape(text: str) -> str:
+    """Text as markup: escaped, and without the characters XML cannot hold (control characters)."""
+    return _escape(_NOT_XML.sub("", text))
 
 
 def standalone(svg: str) -> str:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from html import escape
 from typing import Any
 
 from mlops_template.experiments.compare import charts
+from mlops_template.experiments.compare.charts import escape
 from mlops_template.model.metric_statistics import METRICS
 
 CHART_TITLES = {
