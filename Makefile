@@ -20,7 +20,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps run data repro metrics test test-fast lint format bench bench-serve bench-peers bench-page screenshots bench-monitor bench-tune loop-plot image rename clean
+.PHONY: help install system-deps run data repro metrics test test-fast lint format bench bench-serve bench-peers bench-page screenshots bench-monitor bench-tune bench-compare loop-plot image rename clean
 
 ## Show this help
 help:
@@ -104,6 +104,10 @@ bench-page: install system-deps
 ## Regenerate docs/page-*.png: the page's browser flows, their screenshots copied to docs/
 screenshots: install system-deps
 	PAGE_SCREENSHOTS_DIR=$(CURDIR)/docs pytest -m browser tests/serving/test_page_browser.py
+
+## compare: three models (champion, a candidate DVC experiment, baseline; target < 30 s) and --ablate (< 5 min; after `make run`)
+bench-compare: install
+	python benchmarks/bench_compare.py
 
 ## The monitor's detection table over the simulator's drift scenarios (delay, kind, false alarms; after `make run`)
 bench-monitor: install
