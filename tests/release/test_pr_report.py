@@ -101,7 +101,7 @@ def test_a_slice_change_is_called_only_beyond_noise() -> None:
     # and the rest are folded, each with why it is noise
     assert noise.startswith("<summary>Within noise (2)</summary>")
     atm = "| `channel=atm` | average_precision | 0.5000 | 0.3000 | -0.2000 [-0.4500, +0.0010] | 1,000 (4) |"
-    assert f"{atm} 4 positives, fewer than 20 |" in noise
+    assert f"{atm} 4 fraud rows, fewer than 20 |" in noise
     assert "| 1,000 (36) | interval includes zero |" in noise
     assert "</details>" in noise
 

@@ -162,6 +162,8 @@ def slices_section(gate: Mapping[str, Any] | None, words: Mapping[str, str]) -> 
 
     def table_row(entry: Mapping[str, Any]) -> str:
         mark = {"better": "✅ better", "worse": "🔻 worse"}.get(entry["verdict"], entry["why"])
+        if least is not None and entry["positives"] < least:  # in the task's words
+            mark = f"{entry['positives']} {words['positive']} rows, fewer than {least}"
         return (
             f"| `{entry['slice']}` | {entry['metric']} | {_number(entry.get('champion'))} "
             f"| {_number(entry.get('candidate'))} | {_change(entry.get('difference'))} "
