@@ -229,6 +229,18 @@ def test_predict_needs_a_key_and_returns_a_probability(container: Container) -> 
         assert client.post("/v1/predict", json={"record": VALID_RECORD}).status_code == 401
 
 
+def test_the_image_serves_the_page_from_its_own_files(container: Container) -> None:
+    with container.client() as client:
+        page = client.get("/")  # no key: the page's files are public, every call it makes presents one
+        script = client.get("/page/page.js")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert '<script src="page/page.js" defer></script>' in page.text
+    assert script.status_code == 200
+    assert "sessionStorage" in script.text
+
+
 def test_metrics_count_the_requests(container: Container) -> None:
     with container.client() as client:
         for _ in range(3):

@@ -40,6 +40,15 @@ REVIEWER_KEY = "reviewer-only-key-0123456789"
 PREDICT_KEY = "predict-only-key-0123456789"
 XSS_ID = "<img src=x onerror=alert(1)>"
 MAX_BATCH = 2  # small, so a five-row file goes in three chunks
+RISKY = {
+    "timestamp": "2026-11-02T03:10:00Z",
+    "merchant_category": "digital_goods",
+    "channel": "online",
+    "is_cross_border": 1,
+    "account_age_days": 3,
+    "txn_count_24h": 30,
+    "distance_from_home_km": None,
+}
 MONITOR_SUMMARY = {
     "status": "ok",
     "reason": "ok: 5 detectors quiet on 6000 rows (3000 labelled)",
@@ -228,6 +237,8 @@ def test_three_reviews_land_in_the_prediction_log_and_the_summary(
     browser: Browser, api: ApiServer, console: Console, screenshots: Path
 ) -> None:
     records = [{**VALID_RECORD, "transaction_id": f"rev-{n}", "amount": 5.0 + 700 * n} for n in range(12)]
+    for record in records[::4]:  # card testing: likely flagged, so the queue shows both kinds
+        record.update(RISKY)
     predict(api, records)
     page = open_page(browser, api, console)
     enter_key(page)

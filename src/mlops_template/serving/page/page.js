@@ -268,9 +268,9 @@
       ["Model version", result.model_version],
     ]);
     const chart = clear($("score-chart"));
-    if (explained.ok) chart.append(contributionChart(explained.body.contributions));
-    else chart.append(el("p", { class: "error", text: `No explanation (${detail(explained)}).` }));
     $("score-result").hidden = false;
+    if (explained.ok) chart.append(contributionChart(explained.body.contributions, chart.clientWidth));
+    else chart.append(el("p", { class: "error", text: `No explanation (${detail(explained)}).` }));
   }
 
   function showFieldErrors(answer) {
@@ -293,10 +293,11 @@
 
   // --- the explanation as a bar chart (SVG drawn here; bars from a zero line, right pushes up) ---------
 
-  function contributionChart(contributions) {
+  function contributionChart(contributions, room) {
     const rows = contributions.slice(0, 12);
-    const width = 640;
-    const labelWidth = 250;
+    const width = Math.round(Math.min(640, Math.max(300, room || 640))); // drawn at the size it is shown
+    const labelWidth = Math.round(width * 0.42);
+    const characters = Math.floor(labelWidth / 7.5);
     const rowHeight = 26;
     const half = (width - labelWidth - 70) / 2;
     const zero = labelWidth + half;
@@ -314,7 +315,7 @@
       const length = (Math.abs(c.contribution) / largest) * half;
       const up = c.contribution >= 0;
       const name = `${c.feature} = ${shown(c.value)}`;
-      chart.append(svg("text", { x: labelWidth - 8, y: y + 17, "text-anchor": "end", class: "name", text: name.slice(0, 34) }));
+      chart.append(svg("text", { x: labelWidth - 8, y: y + 17, "text-anchor": "end", class: "name", text: name.length > characters ? `${name.slice(0, characters - 1)}\u2026` : name }));
       chart.append(svg("rect", { x: up ? zero : zero - length, y: y + 3, width: Math.max(length, 1), height: rowHeight - 8, class: up ? "up" : "down" }));
       const at = up ? zero + length + 4 : zero - length - 4;
       const text = signed(c.contribution);
