@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     out = REPO / "benchmarks/results" / f"compare-{stamp}"
     with tempfile.TemporaryDirectory(prefix="mlops-bench-compare-") as scratch:
         copy = candidate_project(Path(scratch), args.candidate)
-        champion = str(args.champion)
+        champion, shipped = str(args.champion), REPO / "params.yaml"
         rows = ["--rows", "artifacts/ingest/test.parquet"]
         gate_seconds, _ = _run(
             copy, "mlops-template", "gate", "--champion", champion, *rows, "--out", f"{scratch}/gate.json"
@@ -151,10 +151,19 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(compared.stdout, end="", flush=True)
         ablation_seconds, ablated = _run(
-            copy, "mlops-template", "compare", "--ablate", "--jobs", str(args.jobs), "--out", f"{scratch}/ablation"
+            copy,
+            "mlops-template",
+            "compare",
+            "--ablate",
+            "--jobs",
+            str(args.jobs),
+            "--params",
+            str(shipped),  # the workspace holds the candidate's params (dvc exp run applied them)
+            "--out",
+            f"{scratch}/ablation",
         )
         print(ablated.stdout, end="", flush=True)
-        retrain_seconds = one_retrain_seconds(copy / "artifacts/ingest", copy / "params.yaml")
+        retrain_seconds = one_retrain_seconds(copy / "artifacts/ingest", shipped)
         board = json.loads((Path(scratch) / "ablation/ablation.json").read_text(encoding="utf-8"))
         out.mkdir(parents=True, exist_ok=True)
         for name in ("compare", "ablation"):

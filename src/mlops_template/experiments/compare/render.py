@@ -137,7 +137,7 @@ def _disagreement_table(board: Mapping[str, Any]) -> Table:
     for rank, row in enumerate(found, start=1):
         cells = [str(rank), row["id"], row["true"]]
         cells += [f"{row['models'][ref]['probability']:.4f} ({row['models'][ref]['label']})" for ref in refs]
-        cells.append(", ".join(f"{k}={'' if v is None else v}" for k, v in row["inputs"].items()))
+        cells.append(", ".join(f"{k}={'missing' if v is None else v}" for k, v in row["inputs"].items()))
         rows.append(tuple(cells))
     return Table(("#", "id", "true label", *refs, "inputs"), rows)
 
