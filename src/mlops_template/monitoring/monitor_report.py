@@ -38,9 +38,10 @@ def band_text(finding: Finding) -> str:
     band = finding.details.get("band")
     if not band:
         return "none" if finding.details.get("band_note") else "n/a"
-    low = "-inf" if band["low"] is None else _number(float(band["low"]))
-    high = "+inf" if band["high"] is None else _number(float(band["high"]))
-    return f"[{low}, {high}] ({band['weeks']} weeks)"
+    low = None if band["low"] is None else _number(float(band["low"]))
+    high = None if band["high"] is None else _number(float(band["high"]))
+    shown = f"<= {high}" if low is None else f">= {low}" if high is None else f"[{low}, {high}]"
+    return f"{shown} ({band['weeks']} weeks)"
 
 
 def _value(finding: Finding) -> str:
@@ -64,6 +65,7 @@ def _headline(summary: dict[str, Any]) -> str:
     return (
         f"Window {window['start']} .. {window['end']}: {window['rows']} rows of model {summary['model_version']}, "
         f"{window['labelled']} labelled; reference: held-out weeks {', '.join(summary['reference']['weeks'])}"
+        + (f"; bands over {len(bands)} weeks" if (bands := (summary.get("bands") or {}).get("weeks")) else "")
     )
 
 
@@ -277,8 +279,8 @@ def _bands_svg(title: str, findings: list[Finding], profile: Profile) -> str:
         ]
     parts += [
         (
-            f'<text x="{left}" y="{height - 4}" font-size="10">grey: the reference weeks\' band; ticks: each '
-            "reference week; dot: the window (each row on its own scale)</text>"
+            f'<text x="{left}" y="{height - 4}" font-size="10">grey: band; ticks: reference weeks; '
+            "dot: window (red: breach); one scale per row</text>"
         ),
         "</svg>",
     ]

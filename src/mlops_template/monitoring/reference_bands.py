@@ -75,10 +75,16 @@ class Limits:
             "weeks": self.weeks,
         }
 
+    def text(self) -> str:
+        """[low, high]; a one-sided band as <= high or >= low."""
+        if self.low is None:
+            return f"<= {self.high:.4g}"
+        if self.high is None:
+            return f">= {self.low:.4g}"
+        return f"[{self.low:.4g}, {self.high:.4g}]"
+
     def describe(self) -> str:
-        low = "-inf" if self.low is None else f"{self.low:.4g}"
-        high = "+inf" if self.high is None else f"{self.high:.4g}"
-        return f"reference weeks' band [{low}, {high}] over {self.weeks} weeks"
+        return f"reference weeks' band {self.text()} over {self.weeks} weeks"
 
 
 def _band(side: Side, weeks: Mapping[str, float]) -> Band:
