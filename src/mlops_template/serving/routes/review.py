@@ -7,21 +7,25 @@ recall on the labelled ones, with intervals (serving/review.py says how).
 
 from __future__ import annotations
 
+import asyncio
 import random
 import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
 from mlops_template.serving import review
-from mlops_template.serving.predlog import PredictionLogError
 from mlops_template.serving.routes._http import ERROR_RESPONSES, ApiError, current_model, json_response
 from mlops_template.serving.schemas import field_errors
 from mlops_template.serving.schemas import summary as errors_summary
 from mlops_template.serving.state import ServingState, serving_state
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
+T = TypeVar("T")
 _RANDOM = random.SystemRandom()
 MAX_QUEUE = 100
 
@@ -81,11 +85,24 @@ class Summary(BaseModel):
     recall: Recall = Field(description="Flagged positives over all positives, each stratum weighted by its size.")
 
 
-def _connection(state: ServingState) -> sqlite3.Connection:
+def _read_only(path: Path, busy_ms: int, read: Callable[[sqlite3.Connection], T]) -> T:
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_ms / 1000)
     try:
-        return state.predlog.connection
-    except PredictionLogError as exc:
-        raise ApiError(503, str(exc), headers={"Retry-After": "1"}) from None
+        return read(connection)
+    finally:
+        connection.close()
+
+
+async def _reading(state: ServingState, read: Callable[[sqlite3.Connection], T]) -> T:
+    """`read` on a read-only connection of its own, in a worker thread: a scan of a large log never holds
+    up the event loop that answers predictions (WAL lets it read while the log is written)."""
+    log = state.predlog
+    try:
+        return await asyncio.to_thread(_read_only, log.path, log.busy_ms, read)
+    except sqlite3.Error as exc:
+        raise ApiError(
+            503, f"prediction log {log.path.name}: not readable ({exc})", headers={"Retry-After": "1"}
+        ) from None
 
 
 @router.get(
@@ -101,14 +118,14 @@ def _connection(state: ServingState) -> sqlite3.Connection:
 )
 async def queue(request: Request) -> Response:
     state = serving_state(request)
-    schemas = current_model(state).schemas
+    loaded = current_model(state)
+    schemas, contract = loaded.schemas, loaded.summary["contract"]
     try:
         query = QueueQuery.model_validate(dict(request.query_params))
     except ValidationError as exc:
         errors = field_errors(exc)
         raise ApiError(422, errors_summary(errors), extra={"errors": errors}) from None
-    items = review.queue(_connection(state), query.size, _RANDOM)
-    contract = current_model(state).summary["contract"]
+    items = await _reading(state, lambda connection: review.queue(connection, query.size, _RANDOM))
     return json_response(
         {
             "classes": {"positive": schemas.positive, "negative": schemas.negative},
@@ -128,5 +145,5 @@ async def queue(request: Request) -> Response:
     responses={503: ERROR_RESPONSES[503]},
 )
 async def summary(request: Request) -> Response:
-    state = serving_state(request)
-    return json_response(review.summary(review.read_counts(_connection(state))))
+    counts = await _reading(serving_state(request), review.read_counts)
+    return json_response(review.summary(counts))
