@@ -17,6 +17,7 @@ from mlops_template.serving.app import create_app
 from mlops_template.serving.auth import PAGE_PATHS, PUBLIC_PATHS, SCOPES
 from mlops_template.serving.routes.page import CONTENT_SECURITY_POLICY, PAGE_FILES, page_file
 from mlops_template.serving.routes.page import router as page_router
+from tests.support import browser
 from tests.support.api_server import API_KEY_SPEC, AUTH
 from tests.support.serving_settings import MakeSettings
 
@@ -88,6 +89,18 @@ def test_the_script_never_writes_html_from_strings() -> None:
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
         assert sink not in script, sink
     assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", script)  # no URL but the SVG namespace
+
+
+def test_without_chromium_the_browser_tests_skip_locally_and_fail_under_ci(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(browser, "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="make system-deps"):
+        browser.require_chromium()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="is not installed"):
+        browser.require_chromium()
 
 
 # --- /v1/me ---------------------------------------------------------------------------------------
