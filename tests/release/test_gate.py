@@ -155,6 +155,22 @@ def test_user_errors_exit_2_with_one_line(served_dir: Path, tmp_path: Path, caps
     assert not (tmp_path / "g.json").exists()
 
 
+def test_a_fairness_group_that_is_no_column_is_one_line(
+    served_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = small_params_dict()
+    raw["evaluate"]["fairness"] = {"groups": [{"column": "age", "bands": [30]}]}
+    params = write_params(tmp_path / "params.yaml", raw)
+    code = _gate(
+        served_dir.parent.parent, "--champion", "none", "--params", str(params), "--out", str(tmp_path / "g.json")
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: gate: evaluate.fairness.groups.0.column: 'age' is not a column of the contract")
+    assert err.count("\n") == 1
+    assert not (tmp_path / "g.json").exists()
+
+
 def test_champion_and_base_rev_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         gate.main(["--champion", "none", "--base-rev", "HEAD"])

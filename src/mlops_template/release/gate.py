@@ -310,9 +310,13 @@ def _audit(
     frame: Any, labels: np.ndarray, flagged: dict[str, np.ndarray], fairness: FairnessParams, rules: GateParams
 ) -> Audit:
     """Both models' fairness audits on the rows, paired (the gate's resamples, confidence and seed)."""
+    from mlops_template.core.params_check import fairness_problems  # noqa: PLC0415
     from mlops_template.data import schema  # noqa: PLC0415
     from mlops_template.model import fairness as audit  # noqa: PLC0415 - pandas, fairlearn
 
+    mistakes = fairness_problems(fairness, schema.active())  # the words of `params check`
+    if mistakes:
+        raise GateError("\n".join(mistakes))
     return audit.audit(
         labels,
         flagged,
@@ -335,8 +339,13 @@ def _slice_changes(
     columns: Sequence[str],
     min_rows: int,
 ) -> list[dict[str, Any]]:
+    from mlops_template.core.params_check import slice_problems  # noqa: PLC0415
+    from mlops_template.data import schema  # noqa: PLC0415
     from mlops_template.model.slice_changes import Scored, slice_changes  # noqa: PLC0415
 
+    mistakes = slice_problems(tuple(columns), schema.active())
+    if mistakes:
+        raise GateError("\n".join(mistakes))
     return slice_changes(
         frame,
         labels,
