@@ -179,6 +179,25 @@ def test_a_slice_params_check_refuses_is_refused_by_evaluate_in_its_words(
         _evaluate(parse_params(raw), trained)
 
 
+def test_evaluate_writes_the_fairness_audit(trained: Path) -> None:
+    audit = io.read_json(trained / "reports/fairness.json")
+    assert set(audit["groupings"]) == {"customer_age", "channel"}  # the shipped evaluate.fairness
+    assert audit["model_version"] == io.read_json(trained / "reports/metrics.json")["model_version"]
+    ages = audit["groupings"]["customer_age"]["groups"]
+    assert set(ages) <= {"< 30", "[30, 45)", "[45, 60)", ">= 60", "missing"}
+    assert "## Fairness (at the threshold)" in (trained / "reports/model_card.md").read_text(encoding="utf-8")
+
+
+def test_a_fairness_group_params_check_refuses_is_refused_by_evaluate_in_its_words(trained: Path) -> None:
+    raw = small_params_dict()
+    raw["evaluate"]["fairness"] = {"groups": [{"column": "amount"}]}
+    message = "evaluate.fairness.groups.0.column: 'amount' is a numeric float column without allowed values"
+    before = (trained / "reports/metrics.json").read_bytes()
+    with pytest.raises(StageInputError, match=re.escape(message)):
+        _evaluate(parse_params(raw), trained)
+    assert (trained / "reports/metrics.json").read_bytes() == before  # nothing written
+
+
 def test_register_logs_one_mlflow_run_and_registers_a_version(
     trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
