@@ -16,7 +16,8 @@ from mlops_template.data import schema
 from mlops_template.data.sources.simulated import generate_week
 from mlops_template.model.artifact import ServedModel
 from mlops_template.model.scoring import served_scores
-from mlops_template.monitoring import monitor_report, ranking, reference_bands, reference_profile
+from mlops_template.monitoring import monitor_report, ranking, reference_bands
+from mlops_template.monitoring import reference_profile as reference_profile_module
 from mlops_template.monitoring.detectors import Finding, run_all
 from mlops_template.monitoring.monitor import judge
 from mlops_template.monitoring.reference_profile import Profile
@@ -42,7 +43,7 @@ def _rows(source: SimulatedSourceParams, seed: int, weeks: list[str]) -> pd.Data
 def _profile(
     served: ServedModel, params: MonitorParams, rows: pd.DataFrame, held_out: list[str] | None = None
 ) -> Profile:
-    return reference_profile.build(
+    return reference_profile_module.build(
         rows,
         rows[schema.LABEL].to_numpy(dtype=int),
         served_scores(served, rows),
@@ -279,3 +280,29 @@ def test_a_profile_with_two_weeks_warns_that_it_has_no_bands(
         quiet_window, profile=reference_profile, params=monitor_params, start=start, end=start + pd.Timedelta(weeks=2)
     )
     assert any("2 reference weeks" in w for w in outcome.summary["bands"]["warnings"])
+
+
+def test_a_profile_written_before_bands_and_roc_auc_is_judged_as_it_was(
+    quiet_window: pd.DataFrame, reference_profile: Profile, monitor_params: MonitorParams, rng: np.random.Generator
+) -> None:
+    # Given the profile committed with an older model (a rollback): no ROC AUC, no bands
+    raw = reference_profile.model_dump(mode="json")
+    for key in ("roc_auc", "roc_auc_se"):
+        raw["performance"].pop(key)
+    raw.pop("bands")
+    raw.pop("band_weeks")
+    old = reference_profile_module.parse(raw, "old profile")
+    # Then it loads, and performance is judged by average precision, as the params committed with it say
+    quiet = {
+        f.detector: f
+        for f in run_all(quiet_window, total_rows=len(quiet_window), weeks=2.0, profile=old, params=monitor_params)
+    }
+    assert quiet["average_precision"].status == "ok"
+    assert "roc_auc" not in quiet
+    frame = quiet_window.copy()
+    positives = np.flatnonzero((frame["label"] == 1).to_numpy() & (frame["prediction"] == 1).to_numpy())
+    missed = rng.choice(positives, size=len(positives) * 2 // 3, replace=False)
+    frame.loc[missed, "probability"] = frame["probability"].min()
+    frame.loc[missed, "prediction"] = 0
+    hurt = run_all(frame, total_rows=len(frame), weeks=2.0, profile=old, params=monitor_params)
+    assert "average_precision" in _breached(hurt)

@@ -277,8 +277,8 @@ class MonitorPerformanceParams(_Section):
     roc_auc_max_drop: Share = Field(0.05, description="ROC AUC below the reference by this much (base-rate free).")
     recall_max_drop: Share = 0.1
     confidence: float = Field(0.95, gt=0.5, lt=1.0)
-    # Unused since ROC AUC replaced the bootstrapped average precision (which follows the base rate);
-    # accepted so that the params committed with older models still load (`--profile-from-history`).
+    # The bootstrapped average precision (it follows the base rate: ROC AUC replaced it) judges only
+    # profiles written before ROC AUC, with the params committed beside them (`--profile-from-history`).
     average_precision_max_drop: Share = 0.1
     resamples: int = Field(400, ge=50, le=100_000)
     seed: int = Field(42, ge=0)

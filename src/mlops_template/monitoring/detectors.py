@@ -137,11 +137,43 @@ def performance(frame: pd.DataFrame, profile: Profile, params: MonitorParams) ->
             f"{positives} labelled positives in {len(labels)} labelled rows "
             f"(rule: at least {settings.min_labelled_positives}, and some negatives)"
         )
+        ranked = ("roc_auc", settings.roc_auc_max_drop)
+        if reference.roc_auc is None:
+            ranked = ("average_precision", settings.average_precision_max_drop)
         return [
-            _insufficient("performance", "roc_auc", settings.roc_auc_max_drop, why),
+            _insufficient("performance", *ranked, why),
             _insufficient("performance", "recall_at_threshold", settings.recall_max_drop, why),
         ]
+    if reference.roc_auc is None:  # a profile written before ROC AUC (a rollback judges the old model by it)
+        return [
+            _average_precision(labels, scores, profile, params),
+            _recall(labels, predictions, reference, profile, params),
+        ]
     return [_roc_auc(labels, scores, profile, params), _recall(labels, predictions, reference, profile, params)]
+
+
+def _average_precision(labels: np.ndarray, scores: np.ndarray, profile: Profile, params: MonitorParams) -> Finding:
+    """The detector profiles without ROC AUC were judged by: average precision (bootstrap), as their params say."""
+    settings = params.performance
+    reference = profile.performance
+    point, replicates = statistics.bootstrap_average_precision(labels, scores, settings.resamples, settings.seed)
+    interval = statistics.percentile_interval(point, replicates, settings.confidence)
+    spread = float(np.std(replicates))
+    drop = reference.average_precision - point
+    p_value = float(scipy_stats.norm.cdf(-drop / spread)) if spread > 0 else (0.0 if drop > 0 else 1.0)
+    return Finding(
+        "performance",
+        "average_precision",
+        "ok",
+        drop,
+        settings.average_precision_max_drop,
+        p_value,
+        f"average precision {point:.3f} [{interval.low:.3f}, {interval.high:.3f}] against "
+        f"{reference.average_precision:.3f} on the held-out weeks: drop {drop:+.3f} (threshold "
+        f"{settings.average_precision_max_drop:.3f}; a profile without ROC AUC: `dvc repro profile` writes it)",
+        exceeds=drop >= settings.average_precision_max_drop,
+        details={"live": round(point, 6), "interval": [round(interval.low, 6), round(interval.high, 6)]},
+    )
 
 
 def _roc_auc(labels: np.ndarray, scores: np.ndarray, profile: Profile, params: MonitorParams) -> Finding:
