@@ -20,8 +20,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # scikit-learn's own
-
 from mlops_template.core import io
 from mlops_template.core.command import params_argument, positive_int, run_command
 from mlops_template.core.config import Params, find_project_root, load_params
@@ -81,6 +79,8 @@ def _write(
 
 def compare(params: Params, ref_list: Sequence[str], *, ingest: Path, out: Path, disagreements: int) -> dict[str, Any]:
     """Resolve and score every REF on the test rows, build the scoreboard, write it; the scoreboard."""
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # noqa: PLC0415 - the train extra
+
     from mlops_template.data.splits import read_split  # noqa: PLC0415 - pandas only here
 
     twice = sorted({ref for ref in ref_list if list(ref_list).count(ref) > 1})
@@ -109,6 +109,8 @@ def compare(params: Params, ref_list: Sequence[str], *, ingest: Path, out: Path,
 
 def ablate(params: Params, *, ingest: Path, out: Path, groups: Sequence[str], jobs: int) -> dict[str, Any]:
     """One retrain per input (or group) left out, the paired scoreboard, written; the scoreboard."""
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415 - the train extra
+
     from mlops_template.data import schema  # noqa: PLC0415
 
     declared: dict[str, tuple[str, ...]] = {}
