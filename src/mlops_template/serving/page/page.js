@@ -297,7 +297,7 @@
     const rows = contributions.slice(0, 12);
     const width = Math.round(Math.min(640, Math.max(300, room || 640))); // drawn at the size it is shown
     const labelWidth = Math.round(width * 0.42);
-    const characters = Math.floor(labelWidth / 7.5);
+    const characters = Math.floor((labelWidth - 12) / 8); // 13 px text: about 7.5 px a character
     const rowHeight = 26;
     const half = (width - labelWidth - 70) / 2;
     const zero = labelWidth + half;
