@@ -12,6 +12,11 @@ set -euo pipefail
 # chromium: the page's browser tests (Playwright drives /usr/bin/chromium; it downloads no browser).
 declare -A wanted=([dockerd]=docker.io [debootstrap]=debootstrap [promtool]=prometheus [wrk]=wrk [shellcheck]=shellcheck [chromium]=chromium)
 
+# A Chromium or Chrome named by CHROMIUM_PATH (CI's Ubuntu runner has Chrome) stands in for Debian's.
+if [[ -n ${CHROMIUM_PATH:-} && -x ${CHROMIUM_PATH} ]]; then
+    unset 'wanted[chromium]'
+fi
+
 missing=()
 for command in "${!wanted[@]}"; do
     if ! command -v "$command" >/dev/null 2>&1 && [[ ! -x /usr/sbin/$command ]]; then

@@ -20,7 +20,8 @@ from playwright.sync_api import ConsoleMessage, Error, Page
 
 from tests.support.workspace import REPO
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's chromium by default; CHROMIUM_PATH names another Chromium or Chrome (CI's Ubuntu runner has Chrome).
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--headless",
