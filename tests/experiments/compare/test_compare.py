@@ -149,3 +149,16 @@ def test_an_altered_artifact_is_refused(
     (compare_project / "models/stricter/model.onnx").write_bytes(b"not a model")
     assert _compare("out", "models/served", "models/stricter") == 2
     assert "does not match" in capsys.readouterr().err
+
+
+def test_a_model_of_another_contract_is_refused(
+    params_file: Path, compare_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = compare_project / "models/stricter/served.json"
+    metadata = json.loads(other.read_text(encoding="utf-8"))
+    metadata["inputs"].append({"name": "loan_amount", "kind": "numeric"})
+    other.write_text(json.dumps(metadata), encoding="utf-8")
+    assert _compare("out", "models/served", "models/stricter") == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("INFO ")]
+    assert len(errors) == 1
+    assert errors[0].startswith("error: compare: REF 'models/stricter': the model takes the input 'loan_amount'")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mlops_template.data import schema
-from mlops_template.experiments.compare.refs import Resolved
+from mlops_template.experiments.compare.refs import RefError, Resolved
 from mlops_template.model.artifact import ServedModel
 from mlops_template.model.scoring import served_scores
 
@@ -53,6 +53,11 @@ def score(resolved: Resolved, rows: pd.DataFrame, prior_rate: float) -> Scored:
         scores = np.full(len(rows), prior_rate, dtype=np.float64)
         return Scored(resolved.ref, resolved.kind, resolved.source, f"prior {prior_rate}", None, scores)
     served = ServedModel.load(resolved.directory)
-    return Scored(
-        resolved.ref, resolved.kind, resolved.source, served.version, served.threshold, served_scores(served, rows)
-    )
+    try:
+        scores = served_scores(served, rows)
+    except KeyError as exc:  # a model of another contract: an input the rows do not have
+        have = sorted(spec.name for spec in served.inputs)
+        msg = f"REF {resolved.ref!r}: the model takes the input {exc.args[0]!r}, which the contract in use lacks "
+        msg += f"(a model of another contract; its inputs: {have})"
+        raise RefError(msg) from None
+    return Scored(resolved.ref, resolved.kind, resolved.source, served.version, served.threshold, scores)
