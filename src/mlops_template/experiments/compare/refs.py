@@ -86,12 +86,17 @@ def _served_out(lock_text: str) -> dict[str, Any] | None:
     return None
 
 
-def cache_dir(root: Path) -> Path:
-    """The DVC cache's object directory (`<cache>/files/md5`), as this project configures it."""
-    from dvc.repo import Repo  # type: ignore[import-untyped]  # noqa: PLC0415 - heavy; only a revision needs it
+def cache_dir(root: Path) -> Path | None:
+    """The DVC cache's object directory (`<cache>/files/md5`) as this project configures it; None
+    when `root` is no DVC project."""
+    from dvc.exceptions import DvcException  # type: ignore[import-untyped]  # noqa: PLC0415 - heavy
+    from dvc.repo import Repo  # type: ignore[import-untyped]  # noqa: PLC0415 - only a revision needs it
 
-    with Repo(str(root)) as repo:
-        return Path(repo.cache.local.path)
+    try:
+        with Repo(str(root)) as repo:
+            return Path(repo.cache.local.path)
+    except DvcException:
+        return None
 
 
 def _from_cache(ref: str, commit: str, root: Path, target: Path) -> str:
@@ -102,6 +107,8 @@ def _from_cache(ref: str, commit: str, root: Path, target: Path) -> str:
         raise _fail(ref, f"commit {commit[:12]} has no {SERVED} in its dvc.lock (no model was exported there)")
     digest = str(out.get("md5", ""))
     objects = cache_dir(root)
+    if objects is None:
+        raise _fail(ref, f"{root} is no DVC project (no .dvc/): a revision's model comes from its DVC cache")
 
     def cached(md5: str) -> Path:
         return objects / md5[:2] / md5[2:]
