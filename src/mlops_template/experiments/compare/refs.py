@@ -15,6 +15,7 @@ Every artifact is loaded with its hashes checked (`model/artifact.py`).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -138,6 +139,7 @@ def resolve(ref: str, root: Path, target: Path, settings: Settings | None = None
         from mlops_template.model.tracking import download_served  # noqa: PLC0415 - loads MLflow
 
         settings = settings or Settings()
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # the command's output stays lines
         try:
             download_served(ref, target, root=root, settings=settings)
         except MlopsTemplateError as exc:
