@@ -70,6 +70,7 @@ def _tune(**values: Any) -> dict[str, Any]:
 def _fairness(*groups: dict[str, Any]) -> dict[str, Any]:
     raw = shipped_params_dict()
     raw["evaluate"]["fairness"]["groups"] = list(groups)
+    raw["gate"]["fairness"]["columns"] = None  # the gate judges whatever is declared
     return raw
 
 
@@ -93,6 +94,11 @@ CASES: dict[str, tuple[Callable[[], dict[str, Any]], Callable[[], dict[str, Any]
         lambda: _fairness({"column": "channel", "bands": [1, 2]}),
         lambda: None,
         ["evaluate.fairness.groups.0.bands: 'channel' is a string column (rule: bands cut a numeric column"],
+    ),
+    "a gate fairness rule on an undeclared grouping": (
+        lambda: _edit(gate={"fairness": {"columns": ["customer_age", "device_type"]}}),
+        lambda: None,
+        ["gate.fairness.columns: 'device_type' is not a grouping of evaluate.fairness.groups (rule: the gate judges"],
     ),
     "a fairness group listed twice": (
         lambda: _fairness({"column": "channel"}, {"column": "channel"}),

@@ -74,3 +74,20 @@ def test_a_gap_that_grew_more_than_allowed_fails_the_gate() -> None:
     # Without fairness rules the same change passes
     relaxed = rules.model_copy(update={"fairness": GateParams().fairness})
     assert _evidence(relaxed)["decision"] == "pass"
+
+
+def test_a_grouping_the_rules_do_not_name_is_reported_not_judged() -> None:
+    rules = GateParams.model_validate(
+        {
+            "recall": {"floor": 0.2, "max_regression": 0.5, "min_gain": 0.01},
+            "average_precision": {"floor": 0.0, "max_regression": 0.5, "min_gain": 0.01},
+            "fairness": {"columns": [], "recall": {"max_gap": 0.3, "max_increase": 0.2}},
+            "resamples": 200,
+        }
+    )
+    evidence = _evidence(rules)
+    assert evidence["decision"] == "pass"
+    reported = evidence["fairness"]["channel"]["recall"]  # type: ignore[index]
+    assert reported["rule"] is None
+    assert reported["failed"] == []
+    assert reported["difference"]["low"] > 0.2  # the growth is there, and shown

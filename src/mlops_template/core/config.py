@@ -236,8 +236,11 @@ class GateRatioRule(_Section):
 
 
 class GateFairnessParams(_Section):
-    """Rules on the fairness audit's gaps (groups: evaluate.fairness), for every grouping."""
+    """Rules on the fairness audit's gaps (groups: evaluate.fairness), for the groupings in `columns`."""
 
+    columns: Annotated[tuple[Annotated[str, Field(strict=True)], ...], Field(strict=False)] | None = Field(
+        None, description="The evaluate.fairness groupings the rules judge (the rest are reported); null: all."
+    )
     recall: GateGapRule = GateGapRule()
     false_positive_rate: GateGapRule = GateGapRule()
     flagged_share_ratio: GateRatioRule = GateRatioRule()

@@ -108,6 +108,17 @@ def fairness_problems(fairness: FairnessParams, contract: ContractSpec) -> list[
     return problems
 
 
+def gate_fairness_problems(params: Params) -> list[str]:
+    """`gate.fairness.columns` names groupings the audit declares (`evaluate.fairness.groups`)."""
+    declared = [group.column for group in params.evaluate.fairness.groups]
+    return [
+        f"gate.fairness.columns: {name!r} is not a grouping of evaluate.fairness.groups "
+        f"(rule: the gate judges groupings the audit declares: {declared})"
+        for name in params.gate.fairness.columns or ()
+        if name not in declared
+    ]
+
+
 def simulated_source_problem(
     params: Params, contract: ContractSpec, default: ContractSpec, contract_source: str
 ) -> str | None:
@@ -191,6 +202,7 @@ def problems(params: Params, contract: ContractSpec, default: ContractSpec, cont
         *featurize_problems(params.featurize, contract),
         *slice_problems(params.evaluate.slices, contract),
         *fairness_problems(params.evaluate.fairness, contract),
+        *gate_fairness_problems(params),
         *drift_problems(params.monitor.drift, contract),
         *tune_problems(params, contract),
     ]

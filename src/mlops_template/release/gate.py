@@ -34,7 +34,8 @@ noisy group differences is inflated by chance (a rule on the point estimate woul
    FAILS with the floors (1.), champion or not: the data show a gap larger than allowed.
 6. A gap whose growth against the champion has a lower bound above `max_increase` (a ratio whose fall
    has one above `max_decrease`) FAILS with non-inferiority (3.): the change widened it, by evidence.
-Null turns a rule off. Groups too small to judge are left out of the gaps (model/fairness.py).
+Null turns a rule off; `gate.fairness.columns` names the groupings the rules judge (the others are
+reported, not judged). Groups too small to judge are left out of the gaps (model/fairness.py).
 
 The evidence also carries, for the PR report, each slice's paired change (model/slice_changes.py):
 called better or worse only when the slice has `gate.slices.min_positives` positives and the
@@ -136,8 +137,20 @@ def fairness_rules(audited: Audit, rules: GateParams) -> tuple[dict[str, Any], t
     grew: list[str] = []
     evidence: dict[str, Any] = {}
     change = audited.differences.get("candidate", {})
+    judged = rules.fairness.columns
     for column, result in audited.models["candidate"].items():
         evidence[column] = {}
+        if judged is not None and column not in judged:  # reported, not judged
+            for metric in (*GAP_WORDS, "flagged_share_ratio"):
+                old = audited.models["champion"][column].gaps[metric] if "champion" in audited.models else None
+                evidence[column][metric] = {
+                    "candidate": result.gaps[metric].as_json(),
+                    "champion": old.as_json() if old is not None else None,
+                    "difference": _rounded(change.get(column, {}).get(metric)),
+                    "rule": None,
+                    "failed": [],
+                }
+            continue
         for metric in (*GAP_WORDS, "flagged_share_ratio"):
             gap = result.gaps[metric]
             old = audited.models["champion"][column].gaps[metric] if "champion" in audited.models else None

@@ -234,7 +234,12 @@ def fairness_section(gate: Mapping[str, Any] | None, words: Mapping[str, str]) -
                 if metric == "flagged_share_ratio"
                 else f"{head['highest']} minus {head['lowest']}"
             )
-            rule = ", ".join(f"{key} {value}" for key, value in entry["rule"].items() if value is not None) or "off"
+            rules = entry.get("rule")
+            rule = (
+                ", ".join(f"{key} {value}" for key, value in rules.items() if value is not None) or "off"
+                if rules is not None
+                else "reported, not judged"
+            )
             mark = "❌ " + ", ".join(entry["failed"]) if entry["failed"] else ""
             lines.append(
                 f"| {column} | {GAP_NAMES[metric]} | {_ci(base)} | {_ci(head)} | {_change(entry.get('difference'))} "
