@@ -549,7 +549,7 @@ def checks(results: Sequence[Server], vectorised: float) -> list[tuple[str, str,
         """Our API's `field` at `concurrency` over server `name`'s, against `target` (a ceiling if `below`)."""
         figures = [at.get(server, {}).get(concurrency) for server in (OURS, name)]
         value = None if None in figures else ratio(*(float(getattr(x, field)) for x in figures))
-        shown = "n/a" if value is None else f"{value:.2f}x" if value < 10 else f"{value:.0f}x"
+        shown = "n/a" if value is None else f"{value:.2f}x" if value < 10 else f"{value:.1f}x"  # 199.9 is no 200
         verdict = None if target is None else value is not None and (value <= target if below else value >= target)
         return shown, verdict
 
