@@ -260,7 +260,7 @@ def test_one_failing_server_leaves_the_others_figures_and_the_table(tmp_path: Pa
     assert server.name == bench.OURS
     assert len(server.cold_starts_s) == 2
     assert [(x.concurrency, x.errors) for x in server.loads] == [(1, 0), (32, 0)]
-    assert all(x.requests > 0 and x.cpu_us_per_request > 0 for x in server.loads)
+    assert all(x.requests > 0 and x.cpu_us_per_request >= 0 for x in server.loads)  # CPU: 10 ms ticks
     assert [f.name for f in failures] == [bench.BENTOML]
     lines = bench.table([server], failures)
     assert len(lines) == 1 + 2 + 3  # header, two loads, the failure and its log: the command, what it said
