@@ -232,9 +232,9 @@ def test_stop_ends_the_workers_a_leader_left_when_it_exited_by_itself() -> None:
 def test_a_server_that_answers_only_errors_is_reported_with_its_last_answer(tmp_path: Path) -> None:
     failures: list[bench.PeerError] = []
     target = _answering(404, "mlflow models serve", tmp_path)
-    assert bench.measure([target], _args(start_limit=2.0), 1, failures) == []
+    assert bench.measure([target], _args(start_limit=5.0), 1, failures) == []
     (failure,) = failures
-    assert failure.what.startswith("did not answer 200 within 2 s (its last answer: HTTP 404")
+    assert failure.what.startswith("did not answer 200 within 5 s (its last answer: HTTP 404")
     assert "no such route" in failure.what
     assert "listening" in failure.log
 
