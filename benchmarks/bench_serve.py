@@ -3,7 +3,9 @@
     make bench-serve                        # after `make run`; needs wrk (make installs it as root)
     python benchmarks/bench_serve.py --seconds 5
 
-Four servers on 127.0.0.1, each with one worker: an empty FastAPI endpoint (the floor of this
+Four servers on 127.0.0.1, each with one worker and one compute thread (ONNX Runtime's one thread;
+OMP_NUM_THREADS=1 for mlflow's scikit-learn model, whose spinning OpenMP threads otherwise gave 0 to
+40 requests/s at concurrency 1 on this 2-core machine): an empty FastAPI endpoint (the floor of this
 stack), our API (API key auth, Prometheus metrics and the durable prediction log all on), BentoML
 1.4 (`bentoml serve` of benchmarks/peers/bentoml/service.py: no auth, no log, the artifact run by
 the package's own model/artifact.py, in its own pinned venv under .tools/peers/ that `make
@@ -469,7 +471,12 @@ def targets(work: Path, registered: str, tracking_uri: str) -> list[Target]:
         Target(
             MLFLOW,
             [str(VENV_BIN / "mlflow"), "models", "serve", "-m", f"models:/fraud-detector/{registered}", *mlflow_flags],
-            project_env(MLFLOW_TRACKING_URI=tracking_uri, MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true"),
+            project_env(
+                MLFLOW_TRACKING_URI=tracking_uri,
+                MLFLOW_DISABLE_TELEMETRY="true",
+                DO_NOT_TRACK="true",
+                OMP_NUM_THREADS="1",  # one thread, as the others: OpenMP's spinning threads made c1 0-40/s
+            ),
             f"{url}/invocations",
             json.dumps({"dataframe_records": [SAMPLE_RECORD]}).encode(),
             {},
