@@ -1,4 +1,4 @@
-"""Benchmark the model API against its peers serving the same exported artifact: BentoML and `mlflow models serve`.
+"""Benchmark the model API against its peers on the same model: BentoML and `mlflow models serve`.
 
     make bench-serve                        # after `make run`; needs wrk (make installs it as root)
     python benchmarks/bench_serve.py --seconds 5
