@@ -15,23 +15,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.workspace import GIT_IDENTITY, copy_project, offline_prefix, project_env
+from tests.support.workspace import GIT_IDENTITY, copy_project, run_offline
 
 pytestmark = pytest.mark.dvc
 
 
 def _run(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    found = subprocess.run(
-        [*offline_prefix(), *args],
-        cwd=cwd,
-        env=project_env(MLOPS_TEMPLATE_LOG_LEVEL="INFO"),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if check and found.returncode != 0:
-        pytest.fail(f"{' '.join(args)} exited {found.returncode}:\n{found.stdout}\n{found.stderr}")
-    return found
+    return run_offline(cwd, *args, check=check, MLOPS_TEMPLATE_LOG_LEVEL="INFO")
 
 
 def _commit_params(repo: Path, message: str, **model: object) -> None:

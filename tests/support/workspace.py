@@ -28,6 +28,7 @@ __all__ = [
     "free_port",
     "offline_prefix",
     "project_env",
+    "run_offline",
     "uv_path",
 ]
 
@@ -47,6 +48,17 @@ def offline_prefix() -> list[str]:
     if unshare and subprocess.run([unshare, "-n", "true"], capture_output=True, check=False).returncode == 0:
         return [unshare, "-n"]
     return []
+
+
+def run_offline(cwd: Path, *args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
+    """A command of the project in `cwd`, with no network where permitted; a failure (check) fails the test
+    with the command's output. `env` adds to the project's environment."""
+    found = subprocess.run(
+        [*offline_prefix(), *args], cwd=cwd, env=project_env(**env), capture_output=True, text=True, check=False
+    )
+    if check and found.returncode != 0:
+        pytest.fail(f"{' '.join(args)} exited {found.returncode}:\n{found.stdout}\n{found.stderr}")
+    return found
 
 
 def digest(path: Path) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.params import small_params_dict, write_params
-from tests.support.workspace import GIT_IDENTITY, copy_project, offline_prefix, project_env
+from tests.support.workspace import GIT_IDENTITY, copy_project, run_offline
 
 pytestmark = pytest.mark.dvc
 
@@ -24,17 +24,7 @@ EXPERIMENT = "faster"
 
 
 def _run(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    found = subprocess.run(
-        [*offline_prefix(), *args],
-        cwd=cwd,
-        env=project_env(OMP_NUM_THREADS="1"),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if check and found.returncode != 0:
-        pytest.fail(f"{' '.join(args)} exited {found.returncode}:\n{found.stdout}\n{found.stderr}")
-    return found
+    return run_offline(cwd, *args, check=check, OMP_NUM_THREADS="1")
 
 
 def test_revisions_and_experiments_from_the_dvc_cache(tmp_path: Path) -> None:
