@@ -36,7 +36,6 @@ import argparse
 import datetime as dt
 import http.client
 import json
-import os
 import re
 import shutil
 import sqlite3
@@ -199,34 +198,6 @@ def _tree(process: subprocess.Popen[bytes]) -> list[psutil.Process]:
         return []
 
 
-def stop(process: subprocess.Popen[bytes], grace_seconds: float = 15) -> None:
-    """Stop the server's process group and wait until every process of its tree has exited.
-
-    `stop_process_group` waits for the group's leader only; `mlflow models serve` leads with its CLI,
-    which dies at once on SIGTERM, while the uvicorn it `exec`s under it drains and still answers for
-    a while (measured: 200s up to 0.5 s after the leader is gone, seconds on a loaded machine)."""
-    # its tree and its session: a leader that exited by itself leaves its workers outside any tree
-    tree = list({p.pid: p for p in [*_tree(process), *_group(process)]}.values())
-    if process.poll() is not None:
-        _each(tree, lambda p: p.terminate() or 0.0)  # stop_process_group signals a live leader's group only
-    stop_process_group(process, grace_seconds=grace_seconds)
-    _gone, alive = psutil.wait_procs(tree, timeout=grace_seconds)
-    _each(alive, lambda p: p.kill() or 0.0)
-    psutil.wait_procs(alive, timeout=10)
-
-
-def _group(process: subprocess.Popen[bytes]) -> list[psutil.Process]:
-    """The processes left in the session `process` led (started with `start_new_session`)."""
-    found = []
-    for candidate in psutil.process_iter():
-        try:
-            if os.getsid(candidate.pid) == process.pid:
-                found.append(candidate)
-        except (ProcessLookupError, PermissionError):
-            continue
-    return found
-
-
 @contextmanager
 def started(target: Target, cwd: Path) -> Iterator[tuple[subprocess.Popen[bytes], float]]:
     """`target` started in its own session, its output appended to `target.log`; stopped on exit."""
@@ -241,7 +212,7 @@ def started(target: Target, cwd: Path) -> Iterator[tuple[subprocess.Popen[bytes]
     try:
         yield process, start
     finally:
-        stop(process)
+        stop_process_group(process, grace_seconds=15)
 
 
 def first_answer(process: subprocess.Popen[bytes], start: float, target: Target, limit: float) -> float:

@@ -7,14 +7,13 @@ import argparse
 import math
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from benchmarks import bench_serve as bench
 from benchmarks.workspace import free_port
+from mlops_template.tools.workspace import stop_process_group
 from tests.support.deploy_checks import require_tool
 
 WRK_OUT = """Running 5s test @ http://127.0.0.1:40123/v1/predict
@@ -202,32 +201,6 @@ def test_a_server_that_exits_at_once_is_reported_by_name_with_its_log(tmp_path: 
     assert failure.lines()[0] == "bentoml serve: exited with status 3 before answering"
 
 
-def test_stop_waits_for_a_child_that_outlives_its_leader(tmp_path: Path) -> None:
-    """`mlflow models serve`: the CLI dies at once on SIGTERM, the uvicorn under it drains for a while and
-    still answers; the next start must not find it there."""
-    child = "import signal, time; signal.signal(signal.SIGTERM, lambda *_: (time.sleep(1), exit(0))); time.sleep(60)"
-    leader = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {child!r}]); time.sleep(60)"
-    process = subprocess.Popen([sys.executable, "-c", leader], start_new_session=True)
-    deadline = time.monotonic() + 10
-    while not psutil.Process(process.pid).children() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    (worker,) = psutil.Process(process.pid).children()
-    time.sleep(0.3)  # the child's handler is installed
-    bench.stop(process, grace_seconds=5)
-    assert not worker.is_running()
-
-
-def test_stop_ends_the_workers_a_leader_left_when_it_exited_by_itself() -> None:
-    leader = "import subprocess, sys; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])"
-    process = subprocess.Popen([sys.executable, "-c", leader], start_new_session=True)
-    deadline = time.monotonic() + 10
-    while psutil.Process(process.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
-        time.sleep(0.02)  # exited, not yet reaped: its workers are no longer its children
-    (orphan,) = [p for p in bench._group(process) if p.pid != process.pid]
-    bench.stop(process, grace_seconds=5)
-    assert not orphan.is_running()
-
-
 @pytest.mark.server
 def test_a_server_that_answers_only_errors_is_reported_with_its_last_answer(tmp_path: Path) -> None:
     failures: list[bench.PeerError] = []
@@ -248,7 +221,7 @@ def test_when_wrk_cannot_connect_the_server_is_reported_not_a_traceback(tmp_path
         with pytest.raises(bench.PeerError, match=r"wrk at concurrency 1 exited with status 1: .*connect"):
             bench.wrk(nobody, idle, concurrency=1, seconds=1, work=tmp_path)
     finally:
-        bench.stop(idle)
+        stop_process_group(idle)
 
 
 @pytest.mark.server

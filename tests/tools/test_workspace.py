@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from mlops_template.tools import workspace
@@ -61,3 +65,44 @@ def test_the_environment_leaves_out_the_callers_stores_and_runs_this_environment
     kept = workspace.project_env(drop=("MLFLOW_TRACKING",), log_level="DEBUG")
     assert "DVC_REMOTE" in kept
     assert kept["MLOPS_TEMPLATE_LOG_LEVEL"] == "DEBUG"
+
+
+def _gone(process: psutil.Process) -> bool:
+    """Exited: reaped, or a zombie waiting for init to reap it (it holds no port and runs nothing)."""
+    try:
+        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except (ProcessLookupError, PermissionError):
+        return None
+
+
+def test_stop_process_group_waits_for_a_child_that_outlives_its_leader(tmp_path: Path) -> None:
+    """`mlflow models serve`: the CLI dies at once on SIGTERM, the uvicorn under it drains for a while and
+    still answers; the next start must not find it there."""
+    child = "import signal, time; signal.signal(signal.SIGTERM, lambda *_: (time.sleep(1), exit(0))); time.sleep(60)"
+    leader = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {child!r}]); time.sleep(60)"
+    process = subprocess.Popen([sys.executable, "-c", leader], start_new_session=True)
+    deadline = time.monotonic() + 10
+    while not psutil.Process(process.pid).children() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    (worker,) = psutil.Process(process.pid).children()
+    time.sleep(0.3)  # the child's handler is installed
+    workspace.stop_process_group(process, grace_seconds=5)
+    assert _gone(worker)
+
+
+def test_stop_process_group_ends_the_workers_a_leader_left_when_it_exited_by_itself() -> None:
+    leader = "import subprocess, sys; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])"
+    process = subprocess.Popen([sys.executable, "-c", leader], start_new_session=True)
+    deadline = time.monotonic() + 10
+    while psutil.Process(process.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+        time.sleep(0.02)  # exited, not yet reaped: its workers are no longer its children
+    (orphan,) = [p for p in psutil.process_iter() if _pgid(p.pid) == process.pid and p.pid != process.pid]
+    workspace.stop_process_group(process, grace_seconds=5)
+    assert _gone(orphan)

@@ -89,15 +89,51 @@ def free_port() -> int:
 
 def stop_process_group(process: subprocess.Popen[bytes], grace_seconds: float = 20) -> None:
     """Stop a server started with `start_new_session=True`, and every worker it forked: SIGTERM to its
-    process group, then SIGKILL if it has not exited after `grace_seconds`."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=grace_seconds)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+    process group, then SIGKILL to what is left after `grace_seconds`.
+
+    It returns only when no process of the group is left, not when the leader has exited: a leader can
+    die at once while the server it started drains and still answers (`mlflow models serve`'s CLI over
+    its uvicorn), or exit by itself and leave its workers behind; a next start on the same port must
+    not find them there."""
+    if not _signal_group(process, signal.SIGTERM):
         process.wait(timeout=10)
+        return
+    deadline = time.monotonic() + grace_seconds
+    while _group_alive(process) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if _group_alive(process):
+        _signal_group(process, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while _group_alive(process) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    process.wait(timeout=10)
+
+
+def _signal_group(process: subprocess.Popen[bytes], sent: int) -> bool:
+    """Send `sent` to the process group `process` leads; False when no process of it is left."""
+    try:
+        os.killpg(process.pid, sent)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _group_alive(process: subprocess.Popen[bytes]) -> bool:
+    """Whether a live process of the group is left. The leader is reaped first; on Linux, /proc tells a
+    zombie (exited, waiting for a parent to reap it) from a live process, since both take a signal."""
+    process.poll()
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").is_file():
+        return _signal_group(process, 0)
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text(encoding="utf-8", errors="replace").rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited while we looked
+        state, group = fields[0], fields[2]
+        if group == str(process.pid) and state not in ("Z", "X"):
+            return True
+    return False
 
 
 def project_env(*, drop: Sequence[str] = OUTSIDE_STORES, log_level: str = "WARNING", **extra: str) -> dict[str, str]:
