@@ -57,7 +57,7 @@ system-deps:
 	bash scripts/system-deps.sh
 
 ## Set everything up and run lint plus the whole test suite (what CI runs)
-test: install system-deps lint
+test: install system-deps bench-peers lint
 	pytest -m "slow or not slow"
 
 ## The fast tier only (no DVC pipeline runs): the inner loop while you code
