@@ -40,12 +40,22 @@ def seeded(seed: int) -> random.Random:
     return random.Random(seed)  # noqa: S311 (the queue's sample, repeatable in a test)
 
 
-def add(connection: sqlite3.Connection, probability: float, *, threshold: float = 0.5, truth: int | None = None) -> str:
-    """One logged prediction (and its label, when `truth` is given); returns its request id."""
+VERSION = "v1"
+
+
+def add(
+    connection: sqlite3.Connection,
+    probability: float,
+    *,
+    threshold: float = 0.5,
+    truth: int | None = None,
+    version: str = VERSION,
+) -> str:
+    """One logged prediction of `version` (and its label, when `truth` is given); returns its request id."""
     request_id = new_request_id()
     inputs = json.dumps({**VALID_RECORD, "transaction_id": f"tx-{request_id[-6:]}"})
     flagged = int(probability >= threshold)
-    row = (request_id, "b", "2026-11-02T00:00:00Z", "v1", inputs, probability, flagged, threshold, 1.0)
+    row = (request_id, "b", "2026-11-02T00:00:00Z", version, inputs, probability, flagged, threshold, 1.0)
     connection.execute("INSERT INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
     if truth is not None:
         connection.execute(
@@ -57,15 +67,29 @@ def add(connection: sqlite3.Connection, probability: float, *, threshold: float 
 # --- the queue ------------------------------------------------------------------------------------
 
 
-def test_flagged_predictions_come_first_riskiest_first_then_a_sample_of_the_others(log: sqlite3.Connection) -> None:
+def test_flagged_predictions_come_first_then_a_sample_of_the_others(log: sqlite3.Connection) -> None:
     flagged = {add(log, p) for p in (0.6, 0.9, 0.7, 0.8, 0.95, 0.55)}
     others = {add(log, 0.1) for _ in range(20)}
-    items = review.queue(log, 8, seeded(1))
+    items = review.queue(log, 8, seeded(1), VERSION)
     assert [item.why for item in items] == ["flagged"] * 6 + ["sampled"] * 2
-    assert [item.probability for item in items[:6]] == [0.95, 0.9, 0.8, 0.7, 0.6, 0.55]
     assert {item.request_id for item in items[:6]} == flagged
     assert {item.request_id for item in items[6:]} <= others
     assert items[0].inputs["transaction_id"].startswith("tx-")
+
+
+def test_the_flagged_ones_are_a_random_sample_not_the_riskiest(log: sqlite3.Connection) -> None:
+    # 30 flagged, 6 listed at a time: a sample, so precision from the reviewed ones stands for all flagged.
+    probabilities = [0.51 + 0.01 * n for n in range(30)]
+    for probability in probabilities:
+        add(log, probability)
+    for _ in range(10):
+        add(log, 0.1)
+    picked = [item.probability for seed in range(200) for item in review.queue(log, 8, seeded(seed), VERSION)[:6]]
+    assert len(picked) == 1200
+    assert set(picked) == set(probabilities)  # every flagged one gets listed, not only the riskiest six
+    top_six = sorted(probabilities)[-6:]
+    assert sum(p in top_six for p in picked) / len(picked) == pytest.approx(0.2, abs=0.05)
+    assert sum(picked) / len(picked) == pytest.approx(sum(probabilities) / 30, abs=0.015)
 
 
 def test_a_quarter_of_the_queue_is_sampled_even_when_many_are_flagged(log: sqlite3.Connection) -> None:
@@ -73,7 +97,7 @@ def test_a_quarter_of_the_queue_is_sampled_even_when_many_are_flagged(log: sqlit
         add(log, 0.9)
     for _ in range(30):
         add(log, 0.1)
-    items = review.queue(log, 20, seeded(2))
+    items = review.queue(log, 20, seeded(2), VERSION)
     assert [item.why for item in items].count("sampled") == 5
     assert len(items) == 20
 
@@ -82,7 +106,7 @@ def test_too_few_unflagged_ones_are_filled_with_flagged_ones(log: sqlite3.Connec
     for _ in range(10):
         add(log, 0.9)
     add(log, 0.1)
-    items = review.queue(log, 8, seeded(3))
+    items = review.queue(log, 8, seeded(3), VERSION)
     assert [item.why for item in items].count("sampled") == 1
     assert len(items) == 8
 
@@ -92,7 +116,7 @@ def test_labelled_predictions_and_old_ones_are_not_listed(log: sqlite3.Connectio
     add(log, 0.9, truth=1)
     add(log, 0.1, truth=0)
     recent = add(log, 0.6)
-    items = review.queue(log, 10, seeded(4), window=3)  # the window: the two labelled ones and `recent`
+    items = review.queue(log, 10, seeded(4), VERSION, window=3)  # the window: the two labelled ones and `recent`
     assert [item.request_id for item in items] == [recent]
     assert old not in {item.request_id for item in items}
 
@@ -101,7 +125,7 @@ def test_labelled_predictions_and_old_ones_are_not_listed(log: sqlite3.Connectio
 
 
 def counts(flagged: int, unflagged: int, labelled: dict[tuple[int, int], int]) -> review.ReviewCounts:
-    return review.ReviewCounts(flagged=flagged, unflagged=unflagged, labelled=labelled)
+    return review.ReviewCounts(model_version=VERSION, flagged=flagged, unflagged=unflagged, labelled=labelled)
 
 
 def test_precision_is_the_share_of_reviewed_flagged_ones_that_are_positive_with_wilsons_interval() -> None:
@@ -150,8 +174,25 @@ def test_the_summary_reads_the_latest_label_of_each_prediction(log: sqlite3.Conn
     log.execute("INSERT INTO feedback (request_id, label, received_at) VALUES (?, 1, 'later')", (relabelled,))
     add(log, 0.1, truth=0)
     add(log, 0.2)
-    found = review.read_counts(log)
-    assert found == review.ReviewCounts(flagged=1, unflagged=2, labelled={(1, 1): 1, (0, 0): 1})
+    found = review.read_counts(log, VERSION)
+    assert found == review.ReviewCounts(VERSION, flagged=1, unflagged=2, labelled={(1, 1): 1, (0, 0): 1})
+
+
+def test_the_queue_and_the_summary_cover_one_model_version(log: sqlite3.Connection) -> None:
+    for _ in range(5):  # the previous model: flagged everything, all wrong
+        add(log, 0.9, truth=0, version="v0")
+        add(log, 0.95, version="v0")
+    add(log, 0.9, truth=1)
+    add(log, 0.2, truth=0)
+    unlabelled = {add(log, 0.7), add(log, 0.3)}
+    found = review.read_counts(log, VERSION)
+    assert found == review.ReviewCounts(VERSION, flagged=2, unflagged=2, labelled={(1, 1): 1, (0, 0): 1})
+    assert review.summary(found)["model_version"] == VERSION
+    assert review.summary(found)["precision"]["value"] == 1.0
+    items = review.queue(log, 10, seeded(5), VERSION)
+    assert {item.request_id for item in items} == unlabelled
+    assert {item.model_version for item in items} == {VERSION}
+    assert review.read_counts(log, "v0").labelled == {(1, 0): 5}
 
 
 # --- the routes -----------------------------------------------------------------------------------
@@ -192,6 +233,7 @@ def test_a_label_through_feedback_leaves_the_queue_and_counts_in_the_summary(rev
     assert queue["items"] == []
     summary = reviewer.get("/v1/review/summary", headers={"X-API-Key": REVIEW_KEY}).json()
     assert summary["reviewed"] == 1
+    assert summary["model_version"] == reviewer.get("/v1/model", headers=AUTH).json()["version"]
     decided = "reviewed_flagged" if result["label_value"] else "reviewed_unflagged"
     assert summary[decided] == 1
 
@@ -218,3 +260,29 @@ def test_an_unknown_query_parameter_is_refused(reviewer: TestClient) -> None:
     answer = reviewer.get("/v1/review/queue", params={"sise": "3"}, headers={"X-API-Key": REVIEW_KEY})
     assert answer.status_code == 422
     assert answer.json()["errors"][0]["rule"] == "extra_forbidden"
+
+
+def test_another_versions_predictions_are_neither_listed_nor_counted(reviewer: TestClient) -> None:
+    (result,) = predict(reviewer, [VALID_RECORD])
+    served = reviewer.get("/v1/model", headers=AUTH).json()["version"]
+    log = reviewer.app.state.serving.predlog.connection
+    add(log, 0.9, truth=0, version=f"{served}-previous")
+    add(log, 0.9, version=f"{served}-previous")
+    queue = reviewer.get("/v1/review/queue", headers={"X-API-Key": REVIEW_KEY}).json()
+    assert [item["request_id"] for item in queue["items"]] == [result["request_id"]]
+    summary = reviewer.get("/v1/review/summary", headers={"X-API-Key": REVIEW_KEY}).json()
+    assert summary["model_version"] == served
+    assert summary["reviewed"] == 0
+    assert sum(summary["predictions"].values()) == 1
+
+
+def test_json_answers_tell_a_browser_not_to_guess_their_type(reviewer: TestClient) -> None:
+    answers = [
+        reviewer.get("/v1/review/summary", headers={"X-API-Key": REVIEW_KEY}),  # a route's answer
+        reviewer.get("/v1/review/summary", headers={"X-API-Key": CLIENT_KEY}),  # the key middleware's 403
+        reviewer.get("/v1/review/summary"),  # and its 401
+    ]
+    assert [answer.status_code for answer in answers] == [200, 403, 401]
+    for answer in answers:
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.headers["x-content-type-options"] == "nosniff"

@@ -37,8 +37,8 @@ logger = logging.getLogger(__name__)
 
 MIN_KEY_LENGTH = 16
 # The page's own files are public: a browser cannot send a key when it opens a page, and they hold no data
-# (every call the page makes presents the key). Listed here, not in serving/page.py, so this file stays the
-# one table of who may reach what.
+# (every call the page makes presents the key). Listed here, not in serving/routes/page.py, so this file stays
+# the one table of who may reach what.
 PAGE_PATHS = frozenset({"/", "/ui", "/page/page.js", "/page/page.css"})
 PUBLIC_PATHS = frozenset({"/health", "/ready", "/metrics"}) | PAGE_PATHS
 # Paths any valid key may call, whatever its scopes: what the key itself may do (the page asks it once).
@@ -249,7 +249,12 @@ def route_path(scope: Scope) -> str:
 
 
 def _plain_response(status: int, body: bytes, extra: list[tuple[bytes, bytes]]) -> tuple[dict[str, object], ...]:
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-content-type-options", b"nosniff"),  # as every JSON answer of the API (routes/_http.py)
+        *extra,
+    ]
     return (
         {"type": "http.response.start", "status": status, "headers": headers},
         {"type": "http.response.body", "body": body},

@@ -20,6 +20,7 @@ class BodyTooLargeError(Exception):
 def _response(status: int, detail: str) -> tuple[Message, Message]:
     body = json.dumps({"detail": detail}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers.append((b"x-content-type-options", b"nosniff"))  # as every JSON answer of the API (routes/_http.py)
     headers.append((b"connection", b"close"))  # the rest of the body is not read: do not reuse the connection
     return (
         {"type": "http.response.start", "status": status, "headers": headers},

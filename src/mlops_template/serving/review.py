@@ -1,12 +1,16 @@
 """The review queue: which logged predictions a person should label next, and what their labels measure.
 
-The queue takes the newest `QUEUE_WINDOW` predictions of the log that hold no label yet: every one the
-model flagged (the riskiest first), then a random sample of the others. The sample is what lets a
-reviewer's labels measure what the model misses: reviewing flagged predictions alone gives precision,
-never recall. At least a quarter of a queue is sampled, more when too few are flagged.
+Both cover one model version, the one served: another version's predictions measure another model.
+
+The queue takes the newest `QUEUE_WINDOW` predictions of that version that hold no label yet and draws
+two random samples from them: one of the ones the model flagged, one of the others. The unflagged sample
+is what lets a reviewer's labels measure what the model misses (reviewing flagged predictions alone gives
+precision, never recall); the flagged one is random too, not the riskiest first, so that the labelled
+flagged predictions stand for all the flagged ones and precision from a partial review is unbiased. At
+least a quarter of a queue is unflagged, more when too few are flagged; the flagged ones come first.
 
 The summary treats the labelled predictions as two strata, flagged and not flagged, each labelled at
-random within itself (the queue samples the unflagged ones; flagged ones are nearly all reviewed):
+random within itself (the queue samples both):
 
 - precision: the share of labelled flagged predictions that are positive, with Wilson's interval;
 - recall: the flagged count times precision, over that plus the unflagged count times the miss rate
@@ -32,19 +36,16 @@ QUEUE_WINDOW = 5000  # the newest predictions a queue is drawn from
 SAMPLED_SHARE = 0.25  # the least share of a queue drawn at random from the unflagged predictions
 CONFIDENCE = 0.95
 
-# The newest `window` predictions without a label and with a decision (1 flagged, 0 not): the flagged ones
-# riskiest first; the others' row ids, to sample from without reading their inputs.
-_FLAGGED = """SELECT request_id, created_at, model_version, inputs, probability, label, threshold
-    FROM (SELECT rowid AS id, * FROM predictions ORDER BY rowid DESC LIMIT :window)
-    WHERE request_id NOT IN (SELECT request_id FROM feedback) AND label = 1
-    ORDER BY probability DESC, id DESC LIMIT :size"""
-_OTHER_IDS = """SELECT id FROM (SELECT rowid AS id, * FROM predictions ORDER BY rowid DESC LIMIT :window)
-    WHERE request_id NOT IN (SELECT request_id FROM feedback) AND label = 0"""
+# The row ids of the newest `window` predictions of `version` without a label and with `decision` (1 flagged,
+# 0 not), to sample from without reading their inputs.
+_IDS = """SELECT id FROM (SELECT rowid AS id, request_id, label FROM predictions WHERE model_version = :version
+        ORDER BY rowid DESC LIMIT :window)
+    WHERE request_id NOT IN (SELECT request_id FROM feedback) AND label = :decision"""
 _BY_ID = """SELECT request_id, created_at, model_version, inputs, probability, label, threshold
     FROM predictions WHERE rowid = ?"""
-_COUNTS = "SELECT label, count(*) FROM predictions GROUP BY label"
+_COUNTS = "SELECT label, count(*) FROM predictions WHERE model_version = ? GROUP BY label"
 _LABELLED = """SELECT p.label, f.label, count(*) FROM predictions AS p
-    JOIN latest_feedback AS f ON f.request_id = p.request_id GROUP BY p.label, f.label"""
+    JOIN latest_feedback AS f ON f.request_id = p.request_id WHERE p.model_version = ? GROUP BY p.label, f.label"""
 
 
 @dataclass(frozen=True)
@@ -76,16 +77,23 @@ def _item(row: tuple[Any, ...], why: str) -> QueueItem:
     return QueueItem(request_id, created_at, version, json.loads(inputs), probability, label == 1, threshold, why)
 
 
-def queue(connection: sqlite3.Connection, size: int, rng: random.Random, window: int = QUEUE_WINDOW) -> list[QueueItem]:
-    """Up to `size` unlabelled predictions of the newest `window`: flagged ones first, then a random sample."""
+def _ids(connection: sqlite3.Connection, version: str, window: int, decision: int) -> list[int]:
+    arguments = {"version": version, "window": window, "decision": decision}
+    return [row_id for (row_id,) in connection.execute(_IDS, arguments)]
+
+
+def queue(
+    connection: sqlite3.Connection, size: int, rng: random.Random, version: str, window: int = QUEUE_WINDOW
+) -> list[QueueItem]:
+    """Up to `size` unlabelled predictions of `version` among its newest `window`: a random sample of the
+    flagged ones first, then a random sample of the others."""
     sampled_at_least = max(1, round(size * SAMPLED_SHARE)) if size > 1 else 0
-    flagged = connection.execute(_FLAGGED, {"window": window, "size": size - sampled_at_least}).fetchall()
-    others = [row_id for (row_id,) in connection.execute(_OTHER_IDS, {"window": window})]
-    chosen = rng.sample(others, min(len(others), size - len(flagged)))
-    if len(flagged) + len(chosen) < size:  # too few unflagged ones: more flagged ones fill the queue
-        flagged = connection.execute(_FLAGGED, {"window": window, "size": size - len(chosen)}).fetchall()
-    sample = [connection.execute(_BY_ID, (row_id,)).fetchone() for row_id in chosen]
-    return [_item(row, "flagged") for row in flagged] + [_item(row, "sampled") for row in sample]
+    flagged, others = _ids(connection, version, window, 1), _ids(connection, version, window, 0)
+    n_others = min(len(others), size - min(len(flagged), size - sampled_at_least))
+    n_flagged = min(len(flagged), size - n_others)  # too few unflagged ones: more flagged ones fill the queue
+    chosen = [(row_id, "flagged") for row_id in rng.sample(flagged, n_flagged)]
+    chosen += [(row_id, "sampled") for row_id in rng.sample(others, n_others)]
+    return [_item(connection.execute(_BY_ID, (row_id,)).fetchone(), why) for row_id, why in chosen]
 
 
 @dataclass(frozen=True)
@@ -117,8 +125,10 @@ def _ratio(flagged_positives: float, missed_positives: float) -> float | None:
 
 @dataclass(frozen=True)
 class ReviewCounts:
-    """What the log holds: predictions by decision, and labelled ones by decision and true label."""
+    """What the log holds of one model version: predictions by decision, and labelled ones by decision and
+    true label."""
 
+    model_version: str
     flagged: int  # predictions the model flagged
     unflagged: int
     labelled: dict[tuple[int, int], int]  # (decision, true label) -> count
@@ -127,10 +137,10 @@ class ReviewCounts:
         return sum(n for (d, t), n in self.labelled.items() if d == decision and truth in (None, t))
 
 
-def read_counts(connection: sqlite3.Connection) -> ReviewCounts:
-    decisions = dict(connection.execute(_COUNTS).fetchall())
-    labelled = {(int(d), int(t)): int(n) for d, t, n in connection.execute(_LABELLED).fetchall()}
-    return ReviewCounts(int(decisions.get(1, 0)), int(decisions.get(0, 0)), labelled)
+def read_counts(connection: sqlite3.Connection, version: str) -> ReviewCounts:
+    decisions = dict(connection.execute(_COUNTS, (version,)).fetchall())
+    labelled = {(int(d), int(t)): int(n) for d, t, n in connection.execute(_LABELLED, (version,)).fetchall()}
+    return ReviewCounts(version, int(decisions.get(1, 0)), int(decisions.get(0, 0)), labelled)
 
 
 def summary(counts: ReviewCounts, confidence: float = CONFIDENCE) -> dict[str, Any]:
@@ -159,6 +169,7 @@ def summary(counts: ReviewCounts, confidence: float = CONFIDENCE) -> dict[str, A
         if value is not None:
             recall = {"value": value, "interval": [low or 0.0, 1.0 if high is None else high]}
     return {
+        "model_version": counts.model_version,
         "confidence": confidence,
         "predictions": {"flagged": counts.flagged, "unflagged": counts.unflagged},
         "reviewed": precision.total + missed.total,

@@ -15,6 +15,9 @@ from mlops_template.serving.state import LoadedModel, ServingState
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 JSON = "application/json"
+# A browser must never take an answer for another type than JSON (a script, a page): the API's answers
+# hold other clients' inputs.
+NOSNIFF = {"X-Content-Type-Options": "nosniff"}
 
 
 class ApiError(Exception):
@@ -38,7 +41,7 @@ def _default(value: object) -> object:
 
 def json_response(content: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     body = json.dumps(content, separators=(",", ":"), default=_default, allow_nan=False)
-    return Response(body, status_code=status, headers=headers, media_type=JSON)
+    return Response(body, status_code=status, headers={**NOSNIFF, **(headers or {})}, media_type=JSON)
 
 
 def error_response(exc: ApiError) -> Response:

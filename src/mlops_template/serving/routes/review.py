@@ -1,8 +1,9 @@
 """GET /v1/review/queue and /v1/review/summary: the human check of the model (scope `review`).
 
-The queue lists logged predictions without a label, the flagged ones first plus a random sample of
-the others; a reviewer labels each through POST /v1/feedback. The summary measures precision and
-recall on the labelled ones, with intervals (serving/review.py says how).
+The queue lists logged predictions of the served model version without a label: a random sample of the
+flagged ones first, then a random sample of the others; a reviewer labels each through POST /v1/feedback.
+The summary measures precision and recall on the labelled ones of the served version, with intervals
+(serving/review.py says how).
 """
 
 from __future__ import annotations
@@ -75,8 +76,9 @@ class Recall(BaseModel):
 
 
 class Summary(BaseModel):
+    model_version: str = Field(description="The served model version: the summary counts its predictions only.")
     confidence: float
-    predictions: dict[str, int] = Field(description="Predictions in the log, flagged and unflagged.")
+    predictions: dict[str, int] = Field(description="Predictions of that version in the log, flagged and unflagged.")
     reviewed: int
     reviewed_flagged: int
     reviewed_unflagged: int
@@ -110,8 +112,9 @@ async def _reading(state: ServingState, read: Callable[[sqlite3.Connection], T])
     operation_id="review_queue",
     summary="Predictions to review next",
     description=f"Up to `size` (1 to {MAX_QUEUE}) unlabelled predictions among the newest "
-    f"{review.QUEUE_WINDOW} of the log: flagged ones first (riskiest first), then a random sample of the "
-    f"others (at least {review.SAMPLED_SHARE:.0%} of the queue), so that labels measure misses too.",
+    f"{review.QUEUE_WINDOW} of the served model version in the log: a random sample of the flagged ones first, "
+    f"then a random sample of the others (at least {review.SAMPLED_SHARE:.0%} of the queue), so that labels "
+    "measure precision without bias and misses too.",
     response_model=Queue,
     responses={422: ERROR_RESPONSES[422], 503: ERROR_RESPONSES[503]},
     openapi_extra={"parameters": [SIZE_PARAMETER]},
@@ -125,7 +128,8 @@ async def queue(request: Request) -> Response:
     except ValidationError as exc:
         errors = field_errors(exc)
         raise ApiError(422, errors_summary(errors), extra={"errors": errors}) from None
-    items = await _reading(state, lambda connection: review.queue(connection, query.size, _RANDOM))
+    version = loaded.version
+    items = await _reading(state, lambda connection: review.queue(connection, query.size, _RANDOM, version))
     return json_response(
         {
             "classes": {"positive": schemas.positive, "negative": schemas.negative},
@@ -139,11 +143,13 @@ async def queue(request: Request) -> Response:
     "/summary",
     operation_id="review_summary",
     summary="Precision and recall on the reviewed predictions",
-    description="Counts of labelled predictions, precision (Wilson interval), the miss rate among unflagged "
-    "ones, and recall estimated from both strata, each weighted by its size in the log.",
+    description="For the served model version: counts of labelled predictions, precision (Wilson interval), the "
+    "miss rate among unflagged ones, and recall estimated from both strata, each weighted by its size in the log.",
     response_model=Summary,
     responses={503: ERROR_RESPONSES[503]},
 )
 async def summary(request: Request) -> Response:
-    counts = await _reading(serving_state(request), review.read_counts)
+    state = serving_state(request)
+    version = current_model(state).version
+    counts = await _reading(state, lambda connection: review.read_counts(connection, version))
     return json_response(review.summary(counts))
