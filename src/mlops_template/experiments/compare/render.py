@@ -15,6 +15,8 @@ from mlops_template.experiments.compare import charts
 from mlops_template.experiments.compare.charts import escape
 from mlops_template.model.metric_statistics import METRICS
 
+TOO_FEW = "too few positives to judge"
+
 CHART_TITLES = {
     "roc": "ROC curve",
     "precision_recall": "Precision-recall curve",
@@ -62,6 +64,13 @@ def difference(found: Mapping[str, Any] | str | None) -> str:
     if isinstance(found, str):
         return found
     return f"{found['value']:+.4f} [{found['low']:+.4f}, {found['high']:+.4f}] {found['verdict']}"
+
+
+def slice_difference(found: Mapping[str, Any], judged: bool) -> str:
+    """A slice's paired difference with the verdict of `model/slice_changes.py`; a slice under
+    `gate.slices.min_positives` says so, as its change is within noise whatever the interval."""
+    text = f"n/a {found['verdict']}" if found["value"] is None else difference(found)
+    return text if judged else f"{text} ({TOO_FEW})"
 
 
 def number(value: Any) -> str:
@@ -124,7 +133,7 @@ def _slice_tables(board: Mapping[str, Any]) -> tuple[Table, ...]:
                 row.append(f"{number(measured['average_precision'])} / {number(measured['recall'])}")
             for model in models[1:]:
                 changed = found["difference"][model["ref"]]
-                row += [difference(changed["average_precision"]), difference(changed["recall"])]
+                row += [slice_difference(changed[name], found["judged"]) for name in ("average_precision", "recall")]
             rows.append(tuple(row))
         tables.append(Table(tuple(header), rows, caption=f"by {column}"))
     return tuple(tables)
@@ -167,7 +176,12 @@ def comparison_sections(board: Mapping[str, Any]) -> list[Section]:
             Section(
                 "Slices",
                 text=(
-                    f"Average precision and recall per slice value; paired {confidence} intervals of the differences.",
+                    (
+                        f"Average precision and recall per slice value; paired {confidence} intervals of the "
+                        "differences (one resample of all rows, the slice taken from it), called better or worse "
+                        f"only for a slice of {board['slice_min_positives']} positives or more "
+                        "(gate.slices.min_positives), as in the PR report."
+                    ),
                 ),
                 tables=_slice_tables(board),
             )

@@ -3,14 +3,17 @@
 For every model: each metric of `evaluate` with its bootstrap interval, and the paired-bootstrap
 interval of its difference against the first REF (one resample of rows applied to every model, the
 project's one bootstrap in `model/statistics.py`, as the gate uses it). Per slice (`evaluate.slices`):
-each model's metrics and the paired difference in average precision and recall, or "too few to judge"
-where the slice's positives cannot carry an interval. Per group (`evaluate.fairness`): the fairness
-audit's rates and gaps for every model (`model/fairness.py`) with the paired change of each gap. The
-rows where the models disagree most, with their inputs. ROC, precision-recall and reliability curves
-per model, to overlay.
+each model's metrics and the paired difference in average precision and recall against the first REF,
+judged by `model/slice_changes.py`, the rule the gate's evidence and the PR report use: one resample of
+all rows, the slice taken from it, and better or worse only for a slice of `gate.slices.min_positives`
+positives or more (fewer: within noise, "too few positives to judge"). Per group (`evaluate.fairness`):
+the fairness audit's rates and gaps for every model (`model/fairness.py`) with the paired change of
+each gap. The rows where the models disagree most, with their inputs. ROC, precision-recall and
+reliability curves per model, to overlay.
 
-A difference is called better or worse only when its interval excludes zero; otherwise it is within
-noise. Everything is rounded as the reports round, so the same inputs give the same bytes.
+A difference is called better or worse only when its interval excludes zero (and, per slice, the slice
+has enough positives); otherwise it is within noise. Everything is rounded as the reports round, so the
+same inputs give the same bytes.
 """
 
 from __future__ import annotations
@@ -27,16 +30,14 @@ import pandas as pd
 from mlops_template.core.config import FairnessParams, Params
 from mlops_template.data import schema
 from mlops_template.experiments.compare.scoring import Scored
-from mlops_template.model import fairness
+from mlops_template.model import fairness, slice_changes
 from mlops_template.model.features import input_columns
 from mlops_template.model.metric_statistics import LOWER_IS_BETTER, NO_DIRECTION, classification_statistics
 from mlops_template.model.metrics import DIGITS, calibration_points, precision_recall_points, roc_points, slice_metrics
-from mlops_template.model.statistics import BootstrapError, Interval, average_precision, paired_bootstrap, recall
+from mlops_template.model.statistics import Interval, paired_bootstrap
 
-SLICE_METRICS = ("average_precision", "recall")  # with paired intervals per slice
 WITHIN_NOISE = "within noise"
 IDENTICAL = "identical"
-TOO_FEW = "too few positives to judge"
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class BoardSettings:
     curve_points: int
     slices: tuple[str, ...]
     min_slice_rows: int
+    slice_min_positives: int  # gate.slices.min_positives: fewer positives, a slice's change is within noise
     disagreements: int
     fairness: FairnessParams
 
@@ -63,6 +65,7 @@ class BoardSettings:
             curve_points=params.evaluate.curve_points,
             slices=tuple(params.evaluate.slices),
             min_slice_rows=params.evaluate.min_slice_rows,
+            slice_min_positives=params.gate.slices.min_positives,
             disagreements=disagreements,
             fairness=params.evaluate.fairness,
         )
@@ -118,30 +121,38 @@ def _metrics(models: Sequence[Scored], labels: np.ndarray, settings: BoardSettin
     return board
 
 
-def _slice_difference(
-    labels: np.ndarray, model: Scored, first: Scored, members: np.ndarray, settings: BoardSettings
-) -> dict[str, Any]:
-    y = labels[members]
-
-    def statistics(scored: Scored) -> dict[str, Any]:
-        return {
-            "average_precision": average_precision(y, scored.scores[members]),
-            "recall": recall(y, scored.flagged[members]),
-        }
-
-    try:
-        result = paired_bootstrap(
-            int(members.sum()),
-            statistics(model),
-            statistics(first),
+def _slice_differences(
+    models: Sequence[Scored], frame: pd.DataFrame, labels: np.ndarray, settings: BoardSettings
+) -> dict[str, dict[tuple[str, str], dict[str, Any]]]:
+    """Per model after the first, per (column, value): each slice metric's paired difference against the
+    first model with the verdict and its reason, exactly as `model/slice_changes.py` gives them."""
+    reference, found = models[0], {}
+    for model in models[1:]:
+        changes = slice_changes.slice_changes(
+            frame,
+            labels,
+            {
+                "reference": slice_changes.Scored(reference.scores, reference.cut),
+                "model": slice_changes.Scored(model.scores, model.cut),
+            },
+            settings.slices,
+            min_rows=settings.min_slice_rows,
+            min_positives=settings.slice_min_positives,
             resamples=settings.resamples,
             confidence=settings.confidence,
             seed=settings.seed,
         )
-    except BootstrapError:
-        return dict.fromkeys(SLICE_METRICS, TOO_FEW)
-    assert result.difference is not None  # noqa: S101 - a champion was given
-    return {name: _difference(name, result.difference[name]) for name in SLICE_METRICS}
+        per_slice: dict[tuple[str, str], dict[str, Any]] = {}
+        for change in changes:
+            column, value = change["slice"].split("=", 1)
+            interval = change["difference"] or dict.fromkeys(("value", "low", "high"))
+            per_slice.setdefault((column, value), {})[change["metric"]] = {
+                **interval,
+                "verdict": change["verdict"],
+                "why": change["why"],
+            }
+        found[model.ref] = per_slice
+    return found
 
 
 def _slices(
@@ -156,25 +167,23 @@ def _slices(
         )
         for model in models
     }
+    differences = _slice_differences(models, frame, labels, settings)
     found: dict[str, Any] = {}
     for column in settings.slices:
-        values = frame[column].astype(object).where(frame[column].notna(), "missing").astype(str).to_numpy()
         first = per_model[models[0].ref][column]
         found[column] = {}
         for value, measured in first.items():
-            members = values == value
             found[column][value] = {
                 "rows": measured["rows"],
                 "positives": measured["positives"],
+                "judged": int(measured["positives"] or 0) >= settings.slice_min_positives,
                 "models": {
                     model.ref: {
                         k: v for k, v in per_model[model.ref][column][value].items() if k not in {"rows", "positives"}
                     }
                     for model in models
                 },
-                "difference": {
-                    model.ref: _slice_difference(labels, model, models[0], members, settings) for model in models[1:]
-                },
+                "difference": {model.ref: differences[model.ref][column, value] for model in models[1:]},
             }
     return found
 
@@ -294,6 +303,7 @@ def build(
             "negative_class": schema.NEGATIVE_CLASS,
         },
         "bootstrap": {"resamples": settings.resamples, "confidence": settings.confidence, "seed": settings.seed},
+        "slice_min_positives": settings.slice_min_positives,
         "reference": models[0].ref,
         "models": _metrics(models, labels, settings),
         "slices": _slices(models, rows, labels, settings),
