@@ -498,7 +498,7 @@
       ["Reviewed", `${s.reviewed} (${s.reviewed_flagged} flagged, ${s.reviewed_unflagged} not flagged)`],
       [`Precision (${Math.round(s.confidence * 100)}% interval)`, `${interval(s.precision)}${s.precision.total ? ` from ${s.precision.hits} of ${s.precision.total}` : ""}`],
       [`Recall (${Math.round(s.confidence * 100)}% interval)`, interval(s.recall)],
-      ["Predictions in the log", `${s.predictions.flagged} flagged, ${s.predictions.unflagged} not`],
+      ["Predictions of the served model", `${s.predictions.flagged} flagged, ${s.predictions.unflagged} not (version ${s.model_version})`],
     ]);
     box.append(list);
   }
