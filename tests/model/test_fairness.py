@@ -149,3 +149,43 @@ def test_identical_groups_have_no_gap_and_intervals_hold_the_estimate(labels: li
         for interval in [*group.counts.values(), *group.rates.values()]:
             if interval is not None:
                 assert interval.low <= interval.value <= interval.high
+
+
+def _four_groups(seed: int, recalls: tuple[float, ...], n: int = 800) -> fairness.Audit:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"group": rng.choice(["a", "b", "c", "d"], size=n)})
+    labels = (rng.random(n) < 0.25).astype(int)
+    recall = np.asarray(recalls)[fairness.grouping(frame, FairnessGrouping(column="group")).codes]
+    flagged = np.where(labels == 1, rng.random(n) < recall, rng.random(n) < 0.05)
+    split = fairness.grouping(frame, FairnessGrouping(column="group"))
+    rules = FairnessParams(min_rows=20, min_positives=5, resamples=200, confidence=0.95)
+    return fairness.audit(labels, {"model": flagged}, [split], rules, seed=seed)
+
+
+@pytest.mark.slow  # 200 audits
+def test_four_identical_groups_show_a_gap_beyond_a_small_max_gap_at_most_at_the_nominal_rate() -> None:
+    # Given four groups with the same recall (0.6) and false positive rate, over many seeds
+    seeds, alpha, max_gap = 200, 0.05, 0.02
+    above = {"recall": 0, "false_positive_rate": 0, "equalized_odds": 0}
+    for seed in range(seeds):
+        gaps = _four_groups(seed, (0.6, 0.6, 0.6, 0.6)).models["model"]["group"].gaps
+        for metric in above:
+            interval = gaps[metric].interval
+            assert interval is not None
+            assert 0.0 <= interval.low <= interval.value <= interval.high <= 1.0
+            above[metric] += interval.low > max_gap
+        ratio = gaps["flagged_share_ratio"].interval
+        assert ratio is not None
+        assert 0.0 <= ratio.low <= ratio.value <= ratio.high <= 1.0
+    # Then the lower bound exceeds a small max_gap in at most about alpha of the runs (slack: 2 alpha)
+    assert all(count <= 2 * alpha * seeds for count in above.values()), above
+
+
+def test_a_real_large_gap_among_four_groups_is_still_caught() -> None:
+    # Given one group whose recall is 0.9 and three at 0.4
+    for seed in range(5):
+        gap = _four_groups(seed, (0.4, 0.9, 0.4, 0.4), n=4000).models["model"]["group"].gaps["recall"]
+        assert gap.interval is not None
+        assert gap.highest == "b"
+        assert gap.interval.low > 0.3
+        assert gap.interval.low <= 0.5 <= gap.interval.high

@@ -10,9 +10,28 @@ positives is too small to judge: it says so, with its counts, instead of giving 
 The gaps, over the groups large enough to judge: recall and false positive rate (their larger one is
 the equalized odds difference), each the highest group's rate minus the lowest's; and the
 flagged-share ratio (lowest share over highest: 1 is parity, 0.8 the "four-fifths" rule of thumb).
-A gap's interval is that of the difference (or ratio) between the two groups the point estimate
-names, so it is unbiased and can reach zero: the resampled maximum-minus-minimum over all groups
-would be biased upward (with identical groups it is above zero in nearly every resample).
+
+A gap's interval is SIMULTANEOUS over the k(k-1)/2 pairs of judged groups (a max-statistic
+bootstrap), because the two groups it names were picked as the extremes: the largest of several noisy
+differences is inflated by selection, so the interval of that one pair alone (or any per-pair interval)
+would put a fair model's lower bound above a small `max_gap` far more often than 1 - confidence. Per
+resample, each judged group's rate error (resampled minus observed) is taken, and the largest error
+among all pairwise differences, max over pairs |e_i - e_j| = max e - min e, is recorded; its
+`confidence` quantile q bounds every pair's error at once, so the true largest gap (the largest over
+all pairs, whichever they are) lies in [gap - q, gap + q] (clipped to [0, 1]) with `confidence`.
+Equalized odds takes the larger of the recall and false positive rate errors per resample; the ratio
+does the same on log shares (ratio * e^-q to ratio * e^q, at most 1). Why not Bonferroni (each pair at
+1 - (1 - c)/m): it needs the far tail of each pair's replicates (2.5 of 1,000 resamples for 10 pairs at
+95%), which is noisy, and it ignores that the pairs share groups, so it is wider than it needs to be; the
+max statistic uses the bulk of one distribution and grows with m only as much as the data do.
+A paired change (a model's gap minus the first model's, same resamples) has the same guarantee: the
+gap is a seminorm N of the group rates (range, or the larger of two ranges), so the change's error is
+at most min(N(e) + N(e_first), 2 N(observed rates - first's) + N(e - e_first)) per resample; its
+quantile is the half-width. The second term is what pairing buys: two models that flag nearly the same
+rows get a narrow interval, and a model against itself exactly zero. The ratio's change (a difference
+of ratios) is bounded from the first model's log-range and the change of log-ranges, each at
+1 - (1 - c)/2. Quantiles are taken at the next replicate up (conservative); resamples where a judged
+group's rate is undefined are left out. The point estimates are unchanged (the observed extremes).
 
 Where the numbers come from:
 - Point estimates: fairlearn's `MetricFrame` (the library a fairness reviewer knows) per group, and
@@ -262,23 +281,6 @@ def _group_statistic(labels: np.ndarray, flagged: np.ndarray, member: np.ndarray
     return statistic
 
 
-def _difference(high: Statistic, low: Statistic) -> Statistic:
-    return lambda weights: high(weights) - low(weights)
-
-
-def _ratio(low: Statistic, high: Statistic) -> Statistic:
-    def statistic(weights: np.ndarray) -> np.ndarray:
-        top, bottom = low(weights), high(weights)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1.0), np.nan)
-
-    return statistic
-
-
-def _larger(first: Statistic, second: Statistic) -> Statistic:
-    return lambda weights: np.fmax(first(weights), second(weights))
-
-
 def _extremes(values: Mapping[str, float]) -> tuple[str, str]:
     """(highest, lowest) group by value; ties go to the earlier group for the lowest, the later for the
     highest, so two groups are always named (equal groups give a gap of zero between two groups)."""
@@ -302,7 +304,8 @@ class _Plan:
     groups: dict[str, dict[str, float]]  # group -> metric -> point value
     too_small: dict[str, str | None]
     gaps: dict[str, tuple[float | None, str | None, str | None, str | None]]  # value, highest, lowest, reason
-    statistics: dict[tuple[str, str], Statistic]  # (group or "gap", metric) -> statistic
+    statistics: dict[tuple[str, str], Statistic]  # (group, metric) -> statistic
+    judged: list[str] = field(default_factory=list)  # the groups large enough to judge, in the gaps
 
 
 def _plan(labels: np.ndarray, flagged: np.ndarray, split: Grouping, settings: FairnessParams, positive: str) -> _Plan:
@@ -324,25 +327,75 @@ def _plan(labels: np.ndarray, flagged: np.ndarray, split: Grouping, settings: Fa
     gaps: dict[str, tuple[float | None, str | None, str | None, str | None]] = {}
     if len(judged) < 2:  # noqa: PLR2004 - a gap is between two groups
         reason = f"{len(judged)} group(s) large enough to judge: a gap needs two"
-        return _Plan(groups, too_small, dict.fromkeys(GAPS, (None, None, None, reason)), statistics)
+        return _Plan(groups, too_small, dict.fromkeys(GAPS, (None, None, None, reason)), statistics, judged)
     for metric in GAP_METRICS:
         high, low = _extremes({name: groups[name][metric] for name in judged})
         gaps[metric] = (groups[high][metric] - groups[low][metric], high, low, None)
-        statistics["gap", metric] = _difference(statistics[high, metric], statistics[low, metric])
     recall_gap, fpr_gap = gaps["recall"][0], gaps["false_positive_rate"][0]
     worse = "recall" if (recall_gap or 0.0) >= (fpr_gap or 0.0) else "false_positive_rate"
     rows = np.isin(split.codes, [split.labels.index(name) for name in judged])
     odds = float(equalized_odds_difference(labels[rows], flagged[rows], sensitive_features=split.names()[rows]))
     gaps["equalized_odds"] = (odds, gaps[worse][1], gaps[worse][2], None)
-    statistics["gap", "equalized_odds"] = _larger(statistics["gap", "recall"], statistics["gap", "false_positive_rate"])
     high, low = _extremes({name: groups[name][RATIO_METRIC] for name in judged})
     if groups[high][RATIO_METRIC] > 0:
         ratio = groups[low][RATIO_METRIC] / groups[high][RATIO_METRIC]
         gaps["flagged_share_ratio"] = (ratio, high, low, None)
-        statistics["gap", "flagged_share_ratio"] = _ratio(statistics[low, RATIO_METRIC], statistics[high, RATIO_METRIC])
     else:
         gaps["flagged_share_ratio"] = (None, None, None, "no row of a judged group is flagged: no ratio")
-    return _Plan(groups, too_small, gaps, statistics)
+    return _Plan(groups, too_small, gaps, statistics, judged)
+
+
+# --- simultaneous intervals of the gaps (see the module docstring) ------------------------------------
+
+# The rates whose range over the judged groups is each gap (the ratio's on log shares).
+GAP_RATES: dict[str, tuple[str, ...]] = {
+    "recall": ("recall",),
+    "false_positive_rate": ("false_positive_rate",),
+    "equalized_odds": ("recall", "false_positive_rate"),
+    "flagged_share_ratio": (RATIO_METRIC,),
+}
+
+
+def _log(values: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        found: np.ndarray = np.log(values)
+    return found
+
+
+def _rates(plan: _Plan, drawn: Mapping[tuple[str, str], np.ndarray], gap: str) -> tuple[np.ndarray, np.ndarray]:
+    """(observed, errors) of the gap's rates: blocks x groups, and blocks x resamples x groups (resampled
+    minus observed; on log shares for the ratio, where a share observed 0 stays 0 in every resample)."""
+    metrics = GAP_RATES[gap]
+    observed = np.array([[plan.groups[name][metric] for name in plan.judged] for metric in metrics])
+    resampled = np.stack([np.stack([drawn[name, metric] for name in plan.judged], axis=-1) for metric in metrics])
+    if gap != "flagged_share_ratio":
+        return observed, resampled - observed[:, None, :]
+    logged = _log(observed)
+    with np.errstate(invalid="ignore"):
+        errors = np.where(observed[:, None, :] > 0, _log(resampled) - logged[:, None, :], 0.0)
+    return np.where(observed > 0, logged, 0.0), errors
+
+
+def _norm(values: np.ndarray) -> np.ndarray:
+    """The gap's seminorm: the largest, over its blocks (first axis), of the range over groups (last axis)."""
+    spread: np.ndarray = np.max(np.ptp(values, axis=-1), axis=0)
+    return spread
+
+
+def _quantile(spreads: np.ndarray, confidence: float) -> float | None:
+    """The `confidence` quantile of the per-resample bounds, at the next replicate up (None: none defined)."""
+    kept = spreads[~np.isnan(spreads)]
+    return None if kept.size == 0 else float(np.quantile(kept, confidence, method="higher"))
+
+
+def _gap_interval(gap: str, point: float, errors: np.ndarray, confidence: float) -> Interval | None:
+    half = _quantile(_norm(errors), confidence)
+    if half is None:
+        return None
+    if gap == "flagged_share_ratio":
+        high = min(1.0, point * np.exp(half)) if point > 0 and np.isfinite(half) else (1.0 if point > 0 else 0.0)
+        return Interval(point, point * float(np.exp(-half)), max(point, high))
+    return Interval(point, max(0.0, point - half), min(1.0, point + half))
 
 
 def _holding(point: float, replicates: np.ndarray, confidence: float) -> Interval | None:
@@ -355,7 +408,7 @@ def _holding(point: float, replicates: np.ndarray, confidence: float) -> Interva
 
 
 def _result(
-    split: Grouping, plan: _Plan, drawn: Mapping[tuple[str, ...], np.ndarray], confidence: float
+    split: Grouping, plan: _Plan, drawn: Mapping[tuple[str, str], np.ndarray], confidence: float
 ) -> GroupingResult:
     """One model's result for one grouping: `drawn` holds the replicates of the plan's statistics."""
 
@@ -381,7 +434,7 @@ def _result(
         metric: (
             Gap(metric, None, reason=reason)
             if value is None
-            else Gap(metric, interval(("gap", metric), value), high, low)
+            else Gap(metric, _gap_interval(metric, value, _rates(plan, drawn, metric)[1], confidence), high, low)
         )
         for metric, (value, high, low, reason) in plan.gaps.items()
     }
@@ -426,7 +479,7 @@ def audit(
             split.column: _result(
                 split,
                 plans[model, split.column],
-                {key[2:]: found for key, found in replicates.items() if key[:2] == (model, split.column)},
+                _drawn(replicates, model, split.column),
                 confidence,
             )
             for split in splits
@@ -446,6 +499,13 @@ def audit(
     return Audit(models, differences, settings, seed, resamples, confidence)
 
 
+def _drawn(
+    replicates: Mapping[tuple[str, ...], np.ndarray], model: str, column: str
+) -> dict[tuple[str, str], np.ndarray]:
+    """One model's replicates for one grouping, by (group, metric)."""
+    return {(key[2], key[3]): found for key, found in replicates.items() if key[:2] == (model, column)}
+
+
 def _paired(
     plans: Mapping[tuple[str, str], _Plan],
     replicates: Mapping[tuple[str, ...], np.ndarray],
@@ -453,13 +513,37 @@ def _paired(
     gap: tuple[str, str],
     confidence: float,
 ) -> Interval | None:
-    """The gap (column, metric) of `pair[1]` minus that of `pair[0]`, with its paired interval (None: a gap
-    is undefined)."""
+    """The gap (column, metric) of `pair[1]` minus that of `pair[0]`, with its paired simultaneous interval
+    (None: a gap is undefined)."""
     column, metric = gap
     first, other = (plans[model, column].gaps[metric][0] for model in pair)
-    if first is None or other is None:
+    if first is None or other is None or plans[pair[0], column].judged != plans[pair[1], column].judged:
         return None
-    drawn = [replicates.get((model, column, "gap", metric)) for model in pair]
-    if drawn[0] is None or drawn[1] is None:
+    (seen, errors), (seen_first, errors_first) = (
+        _rates(plans[model, column], _drawn(replicates, model, column), metric) for model in reversed(pair)
+    )
+    each = _norm(errors) + _norm(errors_first)
+    with np.errstate(invalid="ignore"):  # a share resampled to 0 by both models: log errors equal, apart by 0
+        apart = np.where(errors == errors_first, 0.0, errors - errors_first)
+    spreads = np.fmin(each, 2.0 * float(_norm(seen - seen_first)) + _norm(apart))
+    spreads[np.isnan(each)] = np.nan  # a rate undefined in the resample
+    point = other - first
+    if metric != "flagged_share_ratio":
+        half = _quantile(spreads, confidence)
+        return None if half is None else Interval(point, point - half, point + half)
+    # ratio = exp(-log-range): bound the first's log-range and the change of log-ranges, each at 1 - (1 - c)/2
+    split = 1.0 - (1.0 - confidence) / 2.0
+    level, change = _quantile(_norm(errors_first), split), _quantile(spreads, split)
+    if level is None or change is None:
         return None
-    return _holding(other - first, drawn[1] - drawn[0], confidence)
+    base = float(_norm(seen_first))
+    moved = float(_norm(seen)) - base
+    with np.errstate(invalid="ignore", over="ignore"):
+        corners = [
+            float(np.exp(-max(0.0, g + d)) - np.exp(-g))
+            for g in (max(0.0, base - level), base + level)
+            for d in (moved - change, moved + change)
+        ]
+    if not all(np.isfinite(corners)):
+        return Interval(point, -1.0, 1.0)
+    return Interval(point, min(point, *corners), max(point, *corners))

@@ -29,7 +29,10 @@ Fairness (params.yaml `gate.fairness`, on the groups of `evaluate.fairness`, mod
 models are audited on the same rows with the same resamples, so each gap (recall, false positive rate:
 highest minus lowest group; flagged-share ratio: lowest over highest) has each model's interval and a
 paired interval of its change. A fairness rule fails only on evidence, because the largest of several
-noisy group differences is inflated by chance (a rule on the point estimate would fail fair models):
+noisy group differences is inflated by chance (a rule on the point estimate, or on the interval of the
+two extreme groups alone, would fail fair models): the intervals are simultaneous over all pairs of
+judged groups (a max-statistic bootstrap, model/fairness.py), so a rule fires on a model with no real
+gap (or no real change) at most 1 - confidence of the time:
 5. A gap whose lower bound is above its `max_gap` (a ratio whose upper bound is below its `min_ratio`)
    FAILS with the floors (1.), champion or not: the data show a gap larger than allowed.
 6. A gap whose growth against the champion has a lower bound above `max_increase` (a ratio whose fall
