@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import subprocess
 
+import pytest
 import yaml
 
+from tests.support.imports import PACKAGE
 from tests.support.workspace import REPO
 
 
@@ -25,6 +27,11 @@ def _tracked() -> set[str]:
 def test_every_tracked_dep_has_the_hash_dvc_lock_records() -> None:
     lock = yaml.safe_load((REPO / "dvc.lock").read_text(encoding="utf-8"))
     tracked = _tracked()
+    code = {dep["path"] for entry in lock["stages"].values() for dep in entry.get("deps", [])} & tracked
+    if not any(path.startswith(f"src/{PACKAGE}/") for path in code):
+        # `make rename` moves the package and rewrites dvc.lock's paths: until the rename is committed
+        # and `dvc repro` has run, the lock describes code git does not hold yet.
+        pytest.skip(f"dvc.lock names no committed code of src/{PACKAGE}/ (a rename before its commit and repro)")
     stale = []
     checked = 0
     for stage, entry in lock["stages"].items():
