@@ -22,6 +22,40 @@ DASHBOARD = DEPLOY / "grafana" / "dashboards" / "mlops-api.json"
 
 Obj = dict[str, Any]
 
+# A monitor summary as `mlops-template monitor` writes it (the fields the API's gauges read): one banded
+# finding that breached, one with a one-sided band, one judged without reference weeks.
+MONITOR_SUMMARY: Obj = {
+    "status": "breach",
+    "reason": "breach: input_drift: amount",
+    "detectors": [
+        {
+            "kind": "input_drift",
+            "detector": "psi:amount",
+            "status": "breach",
+            "details": {"band": {"low": 0.01, "high": 0.08, "weeks": 6}, "value": 0.31},
+        },
+        {
+            "kind": "data_quality",
+            "detector": "missing:merchant",
+            "status": "ok",
+            "details": {"band": {"low": None, "high": 0.02, "weeks": 6}, "value": 0.004},
+        },
+        {
+            "kind": "performance",
+            "detector": "recall_at_threshold",
+            "status": "ok",
+            "details": {"band": None, "band_note": "fewer than 4 reference weeks", "value": 0.7},
+        },
+    ],
+}
+
+
+def write_monitor_summary(directory: Path) -> Path:
+    """MONITOR_SUMMARY as summary.json in `directory` (what MLOPS_MONITOR_REPORT may name)."""
+    path = directory / "summary.json"
+    path.write_text(json.dumps(MONITOR_SUMMARY), encoding="utf-8")
+    return path
+
 
 def require_tool(name: str, how: str) -> str:
     """The tool's path; else skip with the reason, or fail when CI=true (CI must run every check)."""
@@ -81,7 +115,7 @@ def exposed_series(scratch: Path) -> dict[str, frozenset[str]]:
     with pytest.MonkeyPatch.context() as patch:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             patch.setenv("PROMETHEUS_MULTIPROC_DIR", str(scratch))
-        metrics = ServingMetrics()
+        metrics = ServingMetrics(write_monitor_summary(scratch))
         for status in (200, 401, 503):
             metrics.observe_request("/v1/predict", "POST", status, 0.001)
         metrics.observe_predictions(["fraud", "legit"], [0.9, 0.1])

@@ -159,7 +159,7 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     # The *_created series double a scrape and say nothing a dashboard uses.
     disable_created_metrics()  # type: ignore[no-untyped-call]
     api_keys = load_api_keys(settings)
-    metrics = ServingMetrics()
+    metrics = ServingMetrics(settings.monitor_report)
     app = FastAPI(
         title=TITLE,
         version=__version__,

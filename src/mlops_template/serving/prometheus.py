@@ -1,4 +1,5 @@
-"""Prometheus metrics: requests, errors, latency, predictions by label, scores, the model's version.
+"""Prometheus metrics: requests, errors, latency, predictions by label, scores, the model's version,
+and the monitor's last verdict (each statistic with its reference band) when MLOPS_MONITOR_REPORT names it.
 
 Each app has its own registry (no import-time globals, so several apps can live in one test
 process). With several uvicorn workers, set `PROMETHEUS_MULTIPROC_DIR` (`mlops-template serve` does
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -21,8 +24,12 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mlops_template.serving import monitor_summary
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -36,12 +43,81 @@ def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_ENV) or None
 
 
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+class MonitorCollector(Collector):
+    """The monitor's last summary as gauges, read at scrape time and again only when the file changes.
+
+    Per finding (labels kind, detector): `mlops_monitor_breach` (0/1), and for a finding judged against
+    reference weeks `mlops_monitor_value` (the statistic its band applies to) and `mlops_monitor_band`
+    (side low/high; an open side is left out); `mlops_monitor_report_timestamp_seconds` is the file's
+    mtime. Without a readable report nothing is exported (GET /v1/monitor says why).
+    """
+
+    def __init__(self, setting: Path | None) -> None:
+        self.setting = setting
+        self._key: tuple[int, int] | None = None
+        self._metrics: list[Metric] = []
+
+    def collect(self) -> Iterator[Metric]:
+        if self.setting is None:
+            return iter(())
+        try:
+            stat = monitor_summary.summary_path(self.setting).stat()
+        except OSError:
+            self._key, self._metrics = None, []
+            return iter(())
+        key = (stat.st_mtime_ns, stat.st_size)
+        if key != self._key:
+            loaded = monitor_summary.load(self.setting)
+            self._key, self._metrics = key, self._families(loaded)
+        return iter(self._metrics)
+
+    @staticmethod
+    def _families(loaded: monitor_summary.Loaded) -> list[Metric]:
+        if loaded.summary is None or loaded.modified is None:
+            return []
+        labels = ["kind", "detector"]
+        stamp = GaugeMetricFamily(
+            "mlops_monitor_report_timestamp_seconds", "When the monitor's last summary was written (its mtime)."
+        )
+        stamp.add_metric([], loaded.modified)
+        breach = GaugeMetricFamily("mlops_monitor_breach", "1 when a detector breached in the last run.", labels=labels)
+        value = GaugeMetricFamily(
+            "mlops_monitor_value", "The statistic a detector judged against its reference band.", labels=labels
+        )
+        band = GaugeMetricFamily(
+            "mlops_monitor_band",
+            "The reference weeks' band (low, high) a detector's statistic was judged against.",
+            labels=[*labels, "side"],
+        )
+        for found in monitor_summary.findings(loaded.summary):
+            names = [str(found.get("kind")), str(found.get("detector"))]
+            breach.add_metric(names, 1.0 if found.get("status") == "breach" else 0.0)
+            details = found.get("details")
+            details = details if isinstance(details, dict) else {}
+            limits = details.get("band")
+            measured = _number(details.get("value"))
+            if not isinstance(limits, dict) or measured is None:
+                continue
+            value.add_metric(names, measured)
+            for side in ("low", "high"):
+                if (edge := _number(limits.get(side))) is not None:
+                    band.add_metric([*names, side], edge)
+        return [stamp, breach, value, band]
+
+
 class ServingMetrics:
     """The API's metrics and how they are rendered for a scrape."""
 
-    def __init__(self) -> None:
+    def __init__(self, monitor_report: Path | None = None) -> None:
         self.multiprocess = multiprocess_dir() is not None
         self.registry = CollectorRegistry()
+        self.monitor = MonitorCollector(monitor_report)
+        if not self.multiprocess:
+            self.registry.register(self.monitor)
         if not self.multiprocess:  # per-process metrics make no sense summed over workers
             ProcessCollector(registry=self.registry)
         r = self.registry
@@ -128,6 +204,7 @@ class ServingMetrics:
         if self.multiprocess:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            registry.register(self.monitor)  # a file every worker reads alike: not summed
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 

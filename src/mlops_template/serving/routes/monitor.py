@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,13 +10,12 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from mlops_template.serving import monitor_summary
 from mlops_template.serving.routes._http import json_response
 from mlops_template.serving.state import serving_state
 
 router = APIRouter(prefix="/v1", tags=["model"])
 
-SUMMARY = "summary.json"  # what `mlops-template monitor --out DIR` writes beside report.md and report.html
-MAX_REPORT_BYTES = 1 << 20
 KEPT = ("status", "reason", "model_version", "window", "alpha", "breaches")
 DETECTOR_KEPT = ("detector", "kind", "status", "reason")
 
@@ -33,28 +31,15 @@ class MonitorReport(BaseModel):
 
 def read_report(setting: Path | None) -> dict[str, Any]:
     """The last report's headline, or why there is none (never an error: an absent report is normal)."""
-    if setting is None:
-        return {"present": False, "detail": "no monitor report configured (MLOPS_MONITOR_REPORT is not set)"}
-    path = setting / SUMMARY if setting.is_dir() else setting
-    try:
-        if path.stat().st_size > MAX_REPORT_BYTES:
-            return {"present": False, "detail": f"{path.name}: over {MAX_REPORT_BYTES} bytes, not read"}
-        summary = json.loads(path.read_text(encoding="utf-8"))
-        modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
-    except FileNotFoundError:
-        return {"present": False, "detail": f"no monitor report yet ({path.name} is not there)"}
-    except (OSError, ValueError) as exc:
-        return {"present": False, "detail": f"{path.name}: not readable JSON ({type(exc).__name__})"}
-    if not isinstance(summary, dict) or "status" not in summary:
-        return {"present": False, "detail": f"{path.name}: not a monitor summary (no status)"}
-    report = {key: summary.get(key) for key in KEPT}
-    detectors = summary.get("detectors")
+    loaded = monitor_summary.load(setting)
+    if loaded.summary is None or loaded.modified is None:
+        return {"present": False, "detail": loaded.detail}
+    report = {key: loaded.summary.get(key) for key in KEPT}
     report["detectors"] = [
-        {key: found.get(key) for key in DETECTOR_KEPT}
-        for found in (detectors if isinstance(detectors, list) else [])
-        if isinstance(found, dict)
+        {key: found.get(key) for key in DETECTOR_KEPT} for found in monitor_summary.findings(loaded.summary)
     ]
-    return {"present": True, "detail": f"read from {path.name}", "modified_at": modified, "report": report}
+    modified = datetime.fromtimestamp(loaded.modified, UTC).isoformat(timespec="seconds")
+    return {"present": True, "detail": loaded.detail, "modified_at": modified, "report": report}
 
 
 @router.get(
