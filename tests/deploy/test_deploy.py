@@ -587,6 +587,9 @@ def test_dashboard_shows_every_signal_an_operator_needs() -> None:
         "alert states": r"ALERTS\{alertname=~\"Mlops\.\+\"",
         "flagged share vs its baseline": r"job:mlops_flagged_share:ratio_same_hour_7d",
         "mean score vs its baseline": r"job:mlops_prediction_score:mean_same_hour_7d",
+        "monitor statistic": r"\(mlops_monitor_value\)",
+        "monitor band": r"mlops_monitor_band\{side=\"low\"\}.*mlops_monitor_band\{side=\"high\"\}",
+        "monitor breach": r"by \(kind, detector\) \(mlops_monitor_breach\)",
     }
     missing = [signal for signal, pattern in signals.items() if not re.search(pattern, exprs)]
     assert missing == []
